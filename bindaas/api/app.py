@@ -1,0 +1,43 @@
+"""App factory: wires the routers, the problem handlers and the lifespan objects."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from bindaas import __version__
+from bindaas.api import problems
+from bindaas.api.routes import authorities, health, records
+from bindaas.api.services import Services, build_services
+from bindaas.chain.client import ChainClient
+from bindaas.config import Settings
+
+
+def create_app(settings: Settings | None = None, *, chain: ChainClient | None = None,
+               services: Services | None = None, run_anchorer: bool = True) -> FastAPI:
+    """The BinDaaS API. Pass ``chain`` to share an already deployed chain (the demo and tests do)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = services or build_services(settings, chain)
+        app.state.services = built
+        if run_anchorer:
+            built.anchorer.start()
+        try:
+            yield
+        finally:
+            if run_anchorer:
+                built.anchorer.stop()
+            if services is None:
+                built.engine.dispose()
+
+    app = FastAPI(title="BinDaaS", version=__version__, lifespan=lifespan,
+                  description="Post-quantum-signed, chain-anchored FHIR R4 health records.")
+    problems.install(app)
+    app.add_middleware(problems.body_size_limit(settings.max_body_bytes))
+    for router in (records.router, authorities.router, health.router):
+        app.include_router(router)
+    return app

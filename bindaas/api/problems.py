@@ -1,0 +1,92 @@
+"""RFC 9457 problem details: every error the API returns is ``application/problem+json`` naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bindaas.errors import BindaasError
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, slug: str, title: str, detail: str, *, instance: str | None = None,
+            **extensions: Any) -> JSONResponse:
+    """A problem+json response; extensions (e.g. ``field``) are added as top-level members."""
+    body = {"type": f"urn:bindaas:problem:{slug}", "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _loc_to_field(loc: tuple | list) -> str:
+    parts = [p for p in loc if p != "body"]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into a problem response."""
+
+    @app.exception_handler(BindaasError)
+    async def _domain(request: Request, exc: BindaasError) -> JSONResponse:
+        return problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, field=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _loc_to_field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem(400, "malformed-json", "Malformed JSON", f"request body is not valid JSON: "
+                           f"{first['message']}", instance=request.url.path, field="body")
+        return problem(422, "invalid-input", "Invalid input", f"{first['field']}: {first['message']}",
+                       instance=request.url.path, field=first["field"], errors=errors[:20])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(exc.status_code, "http")
+        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path)
+
+    @app.exception_handler(RecursionError)
+    async def _deep(request: Request, exc: RecursionError) -> JSONResponse:
+        return problem(422, "too-deep", "JSON nested too deeply", "request body is nested too deeply",
+                       instance=request.url.path, field="body")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return problem(500, "internal", "Internal error", f"{type(exc).__name__}; the request was not applied",
+                       instance=request.url.path)
+
+
+def body_size_limit(max_bytes: int):  # type: ignore[no-untyped-def]
+    """ASGI middleware refusing bodies over ``max_bytes`` with 413 before reading them into memory."""
+
+    def middleware(app):  # type: ignore[no-untyped-def]
+        async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            length = dict(scope.get("headers", [])).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > max_bytes:
+                body = json.dumps({"type": "urn:bindaas:problem:payload-too-large", "title": "Payload too large",
+                                   "status": 413, "detail": f"body is {int(length)} bytes; at most {max_bytes}",
+                                   "field": "body"}).encode()
+                await send({"type": "http.response.start", "status": 413,
+                            "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+            return await app(scope, receive, send)
+        return asgi
+
+    return middleware

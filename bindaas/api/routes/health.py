@@ -1,0 +1,28 @@
+"""Liveness and what the service is connected to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from bindaas.api.deps import ServicesDep
+from bindaas.errors import ChainUnavailable
+from bindaas.store import repository
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(services: ServicesDep) -> dict[str, Any]:
+    """Store and chain reachability, record counts by status, and the anchorer's last error."""
+    with services.sessions() as session:
+        counts = repository.count_by_status(session)
+    try:
+        block: int | None = services.chain.block_number()
+    except ChainUnavailable:
+        block = None
+    return {"status": "ok" if block is not None else "degraded", "chain": {
+        "embedded": services.chain.embedded, "chain_id": services.chain.chain_id, "block": block,
+        "registry": services.chain.deployment.registry}, "records": counts,
+        "anchorer_error": services.anchorer.last_error}

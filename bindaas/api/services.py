@@ -1,0 +1,61 @@
+"""The objects an app lives with (its lifespan state): settings, chain client, store and anchorer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bindaas.chain.client import ChainClient, connect, deploy
+from bindaas.chain.deployment import Deployment
+from bindaas.config import Settings
+from bindaas.crypto.mldsa import PrivateKey
+from bindaas.ledger.anchorer import Anchorer
+from bindaas.store.database import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    chain: ChainClient
+    engine: Engine
+    sessions: sessionmaker[Session]
+    anchorer: Anchorer
+
+
+def bootstrap_embedded_chain(settings: Settings, *, authorities: int = 3) -> ChainClient:
+    """Start an in-process EVM and deploy the contracts with ``authorities`` authorities whose ML-DSA keys are
+    kept in ``data_dir/keys`` (made on first use). The chain lives as long as this process."""
+    w3 = connect(None)
+    accounts = w3.eth.accounts[:authorities]
+    keys = []
+    for i, address in enumerate(accounts):
+        path = settings.data_dir / "keys" / f"authority-{i}.json"
+        key = PrivateKey.load(path) if path.exists() else PrivateKey.generate()
+        key.save(path, address=address)
+        keys.append(key.public_key().raw)
+    deployment = deploy(w3, authorities=accounts, public_keys=keys)
+    deployment.save(settings.resolved_deployment_file())
+    log.info("embedded chain: registry %s, anchor %s", deployment.registry, deployment.anchor)
+    return ChainClient(w3, deployment, receipt_timeout_s=settings.receipt_timeout_s)
+
+
+def chain_from_settings(settings: Settings) -> ChainClient:
+    """A client for the deployment named by the settings (JSON-RPC), or a fresh embedded chain."""
+    if settings.rpc_url is None:
+        return bootstrap_embedded_chain(settings)
+    deployment = Deployment.load(settings.resolved_deployment_file())
+    return ChainClient(connect(settings.rpc_url), deployment, sender=settings.anchor_account,
+                       private_key=settings.anchor_private_key, receipt_timeout_s=settings.receipt_timeout_s)
+
+
+def build_services(settings: Settings, chain: ChainClient | None = None) -> Services:
+    chain = chain or chain_from_settings(settings)
+    engine = make_engine(settings.resolved_database_url())
+    sessions = make_sessionmaker(engine)
+    anchorer = Anchorer(chain=chain, sessions=sessions, settings=settings)
+    return Services(settings, chain, engine, sessions, anchorer)

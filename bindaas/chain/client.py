@@ -1,0 +1,277 @@
+"""One chain client for every chain: the in-process EVM (eth-tester / py-evm), a Hardhat node, or any Ethereum
+JSON-RPC endpoint (geth, Besu). Library errors are translated here into ``ChainError`` / ``ChainUnavailable``.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, TypeVar
+
+import requests
+from eth_abi import decode as abi_decode
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
+
+from bindaas.chain.artifacts import custom_errors, load_artifact
+from bindaas.chain.deployment import Deployment
+from bindaas.errors import ChainError, ChainUnavailable
+
+T = TypeVar("T")
+
+
+def connect(rpc_url: str | None, *, timeout_s: float = 10.0) -> Web3:
+    """A Web3 over ``rpc_url``, or over a fresh in-process EVM when it is None."""
+    if rpc_url is None:
+        from web3 import EthereumTesterProvider  # imported lazily: py-evm is slow to import
+
+        return Web3(EthereumTesterProvider())
+    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    """An authority key as the registry sees it (block numbers; 0 = never)."""
+
+    key_id: str
+    authority: str
+    registered_at: int
+    revoked_at: int
+
+    def valid_at(self, block: int) -> bool:
+        return self.registered_at != 0 and self.registered_at <= block and (
+            self.revoked_at == 0 or block < self.revoked_at
+        )
+
+
+@dataclass(frozen=True)
+class AnchorInfo:
+    """Where and when a Merkle root was anchored."""
+
+    root: str
+    block_number: int
+    timestamp: int
+    record_count: int
+    submitter: str
+
+
+@dataclass(frozen=True)
+class TxReceipt:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+
+
+def decode_revert(exc: BaseException) -> tuple[str, tuple] | None:
+    """The custom error (name, args) carried by a revert, from web3 or eth-tester, or None."""
+    data: bytes | None = None
+    if isinstance(exc, ContractCustomError) and isinstance(exc.data, str):
+        data = bytes.fromhex(exc.data.removeprefix("0x"))
+    else:
+        text = str(exc.args[0]) if exc.args else ""
+        if isinstance(exc.args[0] if exc.args else None, bytes):
+            data = exc.args[0]
+        elif "b'" in text or 'b"' in text:
+            try:
+                data = ast.literal_eval(text[text.index("b"):])
+            except (ValueError, SyntaxError):
+                data = None
+        elif "0x" in text:
+            hex_part = text[text.index("0x") + 2:].split()[0].strip("'\",)")
+            try:
+                data = bytes.fromhex(hex_part)
+            except ValueError:
+                data = None
+    if not data or len(data) < 4:
+        return None
+    known = custom_errors().get(data[:4])
+    if known is None:
+        return None
+    name, types, _ = known
+    return name, tuple(abi_decode(types, data[4:]))
+
+
+def _is_revert(exc: BaseException) -> bool:
+    # eth-tester raises its own TransactionFailed; importing it would load py-evm for JSON-RPC users too.
+    return isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed"
+
+
+class ChainClient:
+    """Reads and writes the BinDaaS contracts over one Web3 connection.
+
+    The in-process EVM is not thread-safe, so calls on it are serialized; a JSON-RPC node needs no lock.
+    """
+
+    def __init__(self, w3: Web3, deployment: Deployment, *, sender: str | None = None,
+                 private_key: str | None = None, receipt_timeout_s: float = 60.0) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.registry = w3.eth.contract(address=deployment.registry, abi=load_artifact("AuthorityRegistry")["abi"])
+        self.anchor = w3.eth.contract(address=deployment.anchor, abi=load_artifact("RecordAnchor")["abi"])
+        self._account = w3.eth.account.from_key(private_key) if private_key else None
+        self.sender = self._account.address if self._account else (sender or deployment.authorities[0])
+        self._receipt_timeout_s = receipt_timeout_s
+        embedded = type(w3.provider).__name__ == "EthereumTesterProvider"
+        self._lock: threading.Lock | None = threading.RLock() if embedded else None  # type: ignore[assignment]
+        self._key_cache: dict[str, KeyStatus] = {}
+        self._key_cache_block = -1
+        self._public_keys: dict[str, bytes] = {}
+
+    @property
+    def embedded(self) -> bool:
+        return self._lock is not None
+
+    @property
+    def chain_id(self) -> int:
+        return self.deployment.chain_id
+
+    def _guard(self, fn: Callable[[], T], what: str) -> T:
+        try:
+            if self._lock is None:
+                return fn()
+            with self._lock:
+                return fn()
+        except ChainError:
+            raise
+        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeExhausted) as exc:
+            raise ChainUnavailable(f"{what}: chain node unreachable ({type(exc).__name__})") from exc
+        except Exception as exc:
+            if not _is_revert(exc):
+                raise
+            name, args = decode_revert(exc) or (None, ())
+            detail = f"{what} reverted with {name}{args}" if name else f"{what} reverted: {exc}"
+            raise ChainError(detail, error_name=name, args=args) from exc
+
+    # ------------------------------------------------------------------ reads
+
+    def block_number(self) -> int:
+        return self._guard(lambda: self.w3.eth.block_number, "eth_blockNumber")
+
+    def is_connected(self) -> bool:
+        try:
+            self.block_number()
+            return True
+        except ChainUnavailable:
+            return False
+
+    def threshold_at(self, block: int) -> int:
+        return self._guard(lambda: self.registry.functions.thresholdAt(block).call(), "thresholdAt")
+
+    def key_status(self, key_id: str, *, at_block: int | None = None) -> KeyStatus:
+        """The registry's view of ``key_id``; cached until the chain moves on a block."""
+        head = self.block_number() if at_block is None else at_block
+        if head != self._key_cache_block:
+            self._key_cache, self._key_cache_block = {}, head
+        status = self._key_cache.get(key_id)
+        if status is None:
+            raw = bytes.fromhex(key_id.removeprefix("0x"))
+            owner, registered, revoked = self._guard(
+                lambda: self.registry.functions.keyInfo(raw).call(block_identifier="latest"), "keyInfo")
+            status = KeyStatus(key_id, owner, registered, revoked)
+            self._key_cache[key_id] = status
+        return status
+
+    def public_key(self, key_id: str) -> bytes:
+        """The ML-DSA public key the registry published under ``key_id`` (empty if none)."""
+        if key_id not in self._public_keys:
+            raw = bytes.fromhex(key_id.removeprefix("0x"))
+            key = self._guard(lambda: self.registry.functions.publicKeyOf(raw).call(), "publicKeyOf")
+            if not key:
+                return b""
+            self._public_keys[key_id] = key
+        return self._public_keys[key_id]
+
+    def authorities(self) -> list[dict[str, Any]]:
+        """Every authority ever registered with its current key and whether it is active."""
+        def read() -> list[dict[str, Any]]:
+            out = []
+            for address in self.registry.functions.members().call():
+                key_hash, active = self.registry.functions.authority(address).call()
+                owner, registered, revoked = self.registry.functions.keyInfo(key_hash).call()
+                out.append({"address": address, "key_id": "0x" + key_hash.hex(), "active": active,
+                            "registered_block": registered, "revoked_block": revoked or None})
+            return out
+        return self._guard(read, "authorities")
+
+    def policy(self) -> dict[str, int]:
+        def read() -> dict[str, int]:
+            f = self.registry.functions
+            return {"threshold": f.threshold().call(), "active": f.activeCount().call(), "quorum": f.quorum().call()}
+        return self._guard(read, "policy")
+
+    def anchor_of(self, root: bytes) -> AnchorInfo | None:
+        """The anchor of ``root``, or None when it was never anchored."""
+        block, timestamp, count, submitter = self._guard(
+            lambda: self.anchor.functions.anchorOf(root).call(), "anchorOf")
+        if block == 0:
+            return None
+        return AnchorInfo("0x" + root.hex(), block, timestamp, count, submitter)
+
+    def block_time(self, block: int) -> int:
+        return self._guard(lambda: self.w3.eth.get_block(block)["timestamp"], "eth_getBlockByNumber")
+
+    # ------------------------------------------------------------------ writes
+
+    def _transact(self, fn: Any, what: str, *, sender: str | None = None) -> TxReceipt:
+        def send() -> TxReceipt:
+            if self._account is not None and sender is None:
+                tx = fn.build_transaction({
+                    "from": self._account.address,
+                    "nonce": self.w3.eth.get_transaction_count(self._account.address, "pending"),
+                    "chainId": self.chain_id,
+                })
+                signed = self._account.sign_transaction(tx)
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            else:
+                tx_hash = fn.transact({"from": sender or self.sender})
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s)
+            if receipt["status"] != 1:
+                raise ChainError(f"{what}: transaction {tx_hash.hex()} reverted")
+            return TxReceipt("0x" + bytes(tx_hash).hex(), receipt["blockNumber"], receipt["gasUsed"])
+        return self._guard(send, what)
+
+    def anchor_batch(self, root: bytes, record_count: int) -> TxReceipt:
+        """Anchor a Merkle root; raises ChainError(error_name='AnchorDuplicateRoot') if it already is."""
+        return self._transact(self.anchor.functions.anchorBatch(root, record_count), "anchorBatch")
+
+    def propose_revoke(self, target: str, *, sender: str) -> TxReceipt:
+        return self._transact(self.registry.functions.proposeRevoke(target), "proposeRevoke", sender=sender)
+
+    def propose_add(self, target: str, public_key: bytes, *, sender: str) -> TxReceipt:
+        return self._transact(self.registry.functions.proposeAdd(target, public_key), "proposeAdd", sender=sender)
+
+    def propose_rotate(self, target: str, public_key: bytes, *, sender: str) -> TxReceipt:
+        return self._transact(self.registry.functions.proposeRotate(target, public_key), "proposeRotate",
+                              sender=sender)
+
+    def propose_threshold(self, threshold: int, *, sender: str) -> TxReceipt:
+        return self._transact(self.registry.functions.proposeThreshold(threshold), "proposeThreshold", sender=sender)
+
+    def approve(self, proposal_id: int, *, sender: str) -> TxReceipt:
+        return self._transact(self.registry.functions.approve(proposal_id), "approve", sender=sender)
+
+    def proposal_count(self) -> int:
+        return self._guard(lambda: self.registry.functions.proposalCount().call(), "proposalCount")
+
+
+def deploy(w3: Web3, *, authorities: Sequence[str], public_keys: Sequence[bytes], threshold: int = 0,
+           deployer: str | None = None) -> Deployment:
+    """Deploy the registry (with ``authorities`` and their ML-DSA keys, policy k = ``threshold`` or N) and the
+    anchor contract, using unlocked accounts of the node."""
+    deployer = deployer or authorities[0]
+
+    def create(name: str, *args: Any) -> tuple[str, int]:
+        artifact = load_artifact(name)
+        factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        tx_hash = factory.constructor(*args).transact({"from": deployer})
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+        return receipt["contractAddress"], receipt["blockNumber"]
+
+    try:
+        registry, block = create("AuthorityRegistry", list(authorities), list(public_keys), threshold)
+        anchor, _ = create("RecordAnchor", registry)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise ChainUnavailable(f"deploy: chain node unreachable ({type(exc).__name__})") from exc
+    return Deployment(chain_id=w3.eth.chain_id, registry=registry, anchor=anchor, deployed_block=block,
+                      authorities=list(authorities))

@@ -1,0 +1,188 @@
+"""The ``bindaas`` command: keys, envelopes, submission, verification, serving, deployment and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bindaas.config import Settings
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from bindaas.crypto.mldsa import PrivateKey
+
+    key = PrivateKey.generate()
+    key.save(Path(args.out))
+    _print({"key_file": args.out, "key_id": key.public_key().key_id})
+    return 0
+
+
+def cmd_envelope(args: argparse.Namespace) -> int:
+    from bindaas.chain.deployment import Deployment
+    from bindaas.crypto.mldsa import PrivateKey
+    from bindaas.ledger.envelope import build_envelope
+
+    deployment = Deployment.load(Path(args.deployment or Settings().resolved_deployment_file()))
+    bundle = json.loads(Path(args.bundle).read_text())
+    envelope = build_envelope(bundle, owner=PrivateKey.load(Path(args.owner_key)), chain_id=deployment.chain_id,
+                              registry=deployment.registry)
+    Path(args.out).write_text(envelope.model_dump_json())
+    print(f"wrote {args.out} (digest 0x{envelope.digest().hex()})")
+    return 0
+
+
+def cmd_endorse(args: argparse.Namespace) -> int:
+    from bindaas.crypto.mldsa import PrivateKey
+    from bindaas.ledger.envelope import Envelope, endorse
+
+    envelope = Envelope.model_validate_json(Path(args.envelope).read_text())
+    key_doc = json.loads(Path(args.key).read_text())
+    envelope = endorse(envelope, authority_key=PrivateKey.load(Path(args.key)), authority=key_doc.get("address"))
+    Path(args.out or args.envelope).write_text(envelope.model_dump_json())
+    print(f"endorsed with key {PrivateKey.load(Path(args.key)).public_key().key_id}")
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from bindaas.client import BindaasClient
+    from bindaas.ledger.envelope import Envelope
+
+    with BindaasClient(args.api) as client:
+        _print(client.submit(Envelope.model_validate_json(Path(args.envelope).read_text())))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from bindaas.client import BindaasClient
+
+    with BindaasClient(args.api) as client:
+        report = client.verify(args.record_id)
+    _print(report)
+    return 0 if report["verdict"] == "valid" else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bindaas.api.app import create_app
+
+    overrides = {"rpc_url": args.rpc} if args.rpc else {}
+    uvicorn.run(create_app(Settings(**overrides)), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from bindaas.chain.client import connect, deploy
+    from bindaas.crypto.mldsa import PrivateKey
+
+    settings = Settings(rpc_url=args.rpc)
+    w3 = connect(args.rpc)
+    accounts = w3.eth.accounts[: args.authorities]
+    keys = []
+    for i, address in enumerate(accounts):
+        key = PrivateKey.generate()
+        key.save(settings.data_dir / "keys" / f"authority-{i}.json", address=address)
+        keys.append(key.public_key().raw)
+    deployment = deploy(w3, authorities=accounts, public_keys=keys, threshold=args.threshold)
+    deployment.save(settings.resolved_deployment_file())
+    _print({"deployment_file": str(settings.resolved_deployment_file()), **deployment.__dict__})
+    return 0
+
+
+def cmd_chain(args: argparse.Namespace) -> int:
+    """Start a Hardhat node on loopback (needs `npm ci` in the repository)."""
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.call(["npx", "hardhat", "node", "--hostname", "127.0.0.1", "--port", str(args.port)], cwd=root)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bindaas.demo import run_demo
+
+    say = (lambda _msg: None) if args.json else (lambda msg: print(f"• {msg}", flush=True))
+    result = run_demo(rpc_url=args.rpc, patients=args.patients, say=say)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print(result)
+    ok = result["records_verified"] == result["records_submitted"] and result["tamper_detected"]
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bindaas", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("keygen", help="make an ML-DSA-65 key file")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("envelope", help="salt and owner-sign a FHIR R4 Bundle")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--owner-key", required=True)
+    p.add_argument("--deployment")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_envelope)
+
+    p = sub.add_parser("endorse", help="add an authority's endorsement to an envelope")
+    p.add_argument("--envelope", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--out")
+    p.set_defaults(func=cmd_endorse)
+
+    p = sub.add_parser("submit", help="POST an envelope to the API")
+    p.add_argument("--envelope", required=True)
+    p.add_argument("--api", default="http://127.0.0.1:8000")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("verify", help="print a record's verification report")
+    p.add_argument("record_id")
+    p.add_argument("--api", default="http://127.0.0.1:8000")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("serve", help="run the API (embedded chain unless --rpc / BINDAAS_RPC_URL)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--rpc")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("deploy", help="deploy the contracts to a JSON-RPC chain with new authority keys")
+    p.add_argument("--rpc", required=True)
+    p.add_argument("--authorities", type=int, default=3)
+    p.add_argument("--threshold", type=int, default=0, help="endorsements per record; 0 = all (k = N)")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("chain", help="start a Hardhat node on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8545)
+    p.set_defaults(func=cmd_chain)
+
+    p = sub.add_parser("demo", help="sign, anchor and verify real patients end to end")
+    p.add_argument("--rpc", help="JSON-RPC URL of a chain (default: embedded in-process EVM)")
+    p.add_argument("--patients", type=int, default=200)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from bindaas.errors import BindaasError
+
+    try:
+        return args.func(args)
+    except BindaasError as exc:
+        print(f"error: {exc.detail}" + (f" (field: {exc.field})" if exc.field else ""), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

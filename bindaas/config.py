@@ -1,0 +1,43 @@
+"""Settings: the one place that reads the environment (variables prefixed ``BINDAAS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the service, the CLI and the anchorer."""
+
+    model_config = SettingsConfigDict(env_prefix="BINDAAS_", extra="ignore")
+
+    data_dir: Path = Field(Path("bindaas-data"), description="Keys, deployment file and the default SQLite store.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    rpc_url: str | None = Field(None, description="Ethereum JSON-RPC URL; unset: the embedded in-process chain.")
+    deployment_file: Path | None = Field(None, description="Contract addresses; default: data_dir/deployment.json.")
+    anchor_account: str | None = Field(None, description="Unlocked authority address that sends anchor transactions.")
+    anchor_private_key: str | None = Field(None, description="Hex key of the anchoring authority (signs locally).")
+
+    batch_size: int = Field(256, ge=1, le=10_000, description="Most records per anchored Merkle batch.")
+    batch_max_delay_s: float = Field(1.0, gt=0, description="Longest an accepted record waits for its batch.")
+    anchor_poll_s: float = Field(0.05, gt=0, description="How often the anchorer looks for work.")
+    anchor_retry_s: float = Field(1.0, gt=0, description="Pause after the chain failed before trying again.")
+    receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for an anchor transaction to be mined.")
+
+    fhir_validation: Literal["schema", "models", "both"] = Field(
+        "both", description="HL7's R4 JSON Schema (fast), fhir.resources R4B models, or both."
+    )
+    max_body_bytes: int = Field(8 * 1024 * 1024, description="Largest request body accepted.")
+    max_bundle_entries: int = Field(5_000, description="Largest number of entries in one submitted Bundle.")
+    max_endorsements: int = Field(32, description="Largest number of endorsements in one envelope.")
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside data_dir."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'bindaas.db').resolve()}"
+
+    def resolved_deployment_file(self) -> Path:
+        """Where the deployment (chain id and contract addresses) is read and written."""
+        return self.deployment_file or self.data_dir / "deployment.json"

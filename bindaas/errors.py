@@ -1,0 +1,80 @@
+"""Domain errors. Routes never build error responses themselves: the API maps each of these to a status and an
+RFC 9457 problem body in one place (``bindaas.api.problems``).
+
+BindaasError
+ ├── InvalidInput            (422) the request is well-formed JSON but wrong: ``field`` names what
+ │    ├── InvalidFhir        (422) the bundle is not valid FHIR R4
+ │    ├── InvalidKey         (422) a key has the wrong size or encoding
+ │    └── WrongDeployment    (422) signed for another chain id or registry (replay)
+ ├── SignatureInvalid        (422) a signature does not verify
+ ├── UnknownSigner           (422) an endorsement names a key that is not registered or not valid now
+ ├── PolicyNotMet            (422) fewer valid endorsements than the on-chain policy k
+ ├── PayloadTooLarge         (413)
+ ├── NotFound                (404)
+ ├── ChainError              (502) the chain refused a transaction (custom error decoded where possible)
+ └── ChainUnavailable        (503) the chain node cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class BindaasError(Exception):
+    """Root of every error BinDaaS raises on purpose."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class InvalidInput(BindaasError):
+    status, slug, title = 422, "invalid-input", "Invalid input"
+
+
+class InvalidFhir(InvalidInput):
+    slug, title = "invalid-fhir", "Invalid FHIR R4 resource"
+
+
+class InvalidKey(InvalidInput):
+    slug, title = "invalid-key", "Invalid key or signature encoding"
+
+
+class WrongDeployment(InvalidInput):
+    slug, title = "wrong-deployment", "Signed for another deployment"
+
+
+class SignatureInvalid(BindaasError):
+    status, slug, title = 422, "signature-invalid", "Signature does not verify"
+
+
+class UnknownSigner(BindaasError):
+    status, slug, title = 422, "unknown-signer", "Signer is not a registered, active authority"
+
+
+class PolicyNotMet(BindaasError):
+    status, slug, title = 422, "policy-not-met", "Endorsement policy not met"
+
+
+class PayloadTooLarge(BindaasError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class NotFound(BindaasError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class ChainError(BindaasError):
+    status, slug, title = 502, "chain-error", "The chain refused the transaction"
+
+    def __init__(self, detail: str, *, error_name: str | None = None, args: tuple = ()) -> None:
+        super().__init__(detail)
+        self.error_name = error_name
+        self.error_args = args
+
+
+class ChainUnavailable(BindaasError):
+    status, slug, title = 503, "chain-unavailable", "Chain node unavailable"

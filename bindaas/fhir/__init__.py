@@ -1,0 +1,1 @@
+"""FHIR R4: validation of submitted bundles, dataset conversion and feature extraction."""

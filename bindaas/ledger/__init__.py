@@ -1,0 +1,1 @@
+"""The domain: envelopes (build, sign, check), acceptance, anchoring and verification."""

@@ -1,0 +1,95 @@
+"""Acceptance of a signed envelope: every check passes or nothing is stored.
+
+A record is accepted only with a valid owner signature and valid endorsements from at least k distinct
+authorities that the registry shows registered and not revoked at the current block (k read from the chain too).
+The block is stored with the record and bound into its Merkle leaf, so verification later judges the signers
+against the registry as it was then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bindaas.chain.client import ChainClient
+from bindaas.config import Settings
+from bindaas.crypto.canonical import canonical_json
+from bindaas.crypto.digest import record_digest, signed_message
+from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
+from bindaas.errors import PayloadTooLarge, PolicyNotMet, UnknownSigner, WrongDeployment
+from bindaas.fhir.validate import validate_bundle
+from bindaas.ledger.envelope import Envelope
+from bindaas.store import repository
+from bindaas.store.models import RecordRow
+
+
+@dataclass(frozen=True)
+class Accepted:
+    record: RecordRow
+    created: bool
+
+
+def check_deployment(envelope: Envelope, chain: ChainClient) -> None:
+    """Refuse envelopes signed for another chain or registry: a signature must not replay across deployments."""
+    if envelope.chain_id != chain.chain_id:
+        raise WrongDeployment(f"envelope is signed for chain id {envelope.chain_id}; this service runs on "
+                              f"chain id {chain.chain_id}", field="chain_id")
+    if envelope.registry.lower() != chain.deployment.registry.lower():
+        raise WrongDeployment(f"envelope is signed for registry {envelope.registry}; this service uses "
+                              f"{chain.deployment.registry}", field="registry")
+
+
+def check_endorsements(envelope: Envelope, message: bytes, chain: ChainClient, *, block: int) -> set[str]:
+    """Verify every endorsement against the registry at ``block``; return the distinct authorities."""
+    authorities: set[str] = set()
+    for i, endorsement in enumerate(envelope.endorsements):
+        field = f"endorsements[{i}]"
+        status = chain.key_status(endorsement.key_id, at_block=block)
+        if not status.valid_at(block):
+            state = "was revoked" if status.revoked_at else "is not registered"
+            raise UnknownSigner(f"key {endorsement.key_id} {state} in the authority registry",
+                                field=f"{field}.key_id")
+        if endorsement.authority and endorsement.authority.lower() != status.authority.lower():
+            raise UnknownSigner(f"key {endorsement.key_id} belongs to {status.authority}, not "
+                                f"{endorsement.authority}", field=f"{field}.authority")
+        key = PublicKey.from_bytes(chain.public_key(endorsement.key_id), field=f"{field}.key_id")
+        key.verify(unb64(endorsement.signature, field=f"{field}.signature"), message,
+                   context=ENDORSEMENT_CONTEXT, field=f"{field}.signature")
+        authorities.add(status.authority)
+    return authorities
+
+
+def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: sessionmaker[Session],
+                    settings: Settings) -> Accepted:
+    """Check ``envelope`` completely, then store it durably (committed before returning)."""
+    if len(envelope.endorsements) > settings.max_endorsements:
+        raise PayloadTooLarge(f"{len(envelope.endorsements)} endorsements; at most {settings.max_endorsements}",
+                              field="endorsements")
+    check_deployment(envelope, chain)
+    validate_bundle(envelope.bundle, mode=settings.fhir_validation, max_entries=settings.max_bundle_entries)
+
+    owner_key = PublicKey.from_bytes(unb64(envelope.owner.public_key, field="owner.public_key"),
+                                     field="owner.public_key")
+    owner_signature = unb64(envelope.owner.signature, field="owner.signature")
+    canonical = canonical_json(envelope.bundle)
+    digest = record_digest(canonical, envelope.salt_bytes())
+    message = signed_message(digest, chain_id=envelope.chain_id, registry=envelope.registry)
+    owner_key.verify(owner_signature, message, context=OWNER_CONTEXT, field="owner.signature")
+
+    block = chain.block_number()
+    authorities = check_endorsements(envelope, message, chain, block=block)
+    required = chain.threshold_at(block)
+    if len(authorities) < required:
+        raise PolicyNotMet(f"{len(authorities)} distinct authorities endorsed this record; the policy needs "
+                           f"{required}", field="endorsements")
+
+    row = RecordRow(
+        id="0x" + digest.hex(), bundle_json=canonical.decode("utf-8"), salt=envelope.salt_bytes(),
+        owner_public_key=owner_key.raw, owner_signature=owner_signature,
+        endorsements=[e.model_dump() for e in envelope.endorsements], chain_id=envelope.chain_id,
+        registry_address=envelope.registry, accepted_at=repository.now(), accepted_block=block, status="accepted",
+    )
+    with sessions() as session:
+        stored, created = repository.insert_record(session, row=row)
+    return Accepted(stored, created)

@@ -1,0 +1,131 @@
+"""The anchorer: commits accepted records to the chain in Merkle batches.
+
+Records are committed to the store before the API answers; the anchorer claims the oldest unbatched ones (a
+full batch, or whatever waited ``batch_max_delay_s``), writes each record's inclusion proof in the same database
+transaction, then sends one ``anchorBatch`` transaction. If the chain is unreachable, claimed batches wait and are
+sent when it returns; after a crash a claimed batch is first looked up on chain, so no root is anchored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bindaas.chain.client import ChainClient
+from bindaas.config import Settings
+from bindaas.crypto.digest import record_leaf
+from bindaas.crypto.merkle import merkle_root_and_proofs
+from bindaas.errors import ChainError, ChainUnavailable
+from bindaas.store import repository
+from bindaas.store.models import BatchRow
+
+log = logging.getLogger(__name__)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class Anchorer:
+    """Batches accepted records and anchors their Merkle roots; ``start`` runs it in a background thread."""
+
+    def __init__(self, *, chain: ChainClient, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self.chain = chain
+        self.sessions = sessions
+        self.settings = settings
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.mining_times_ms: list[float] = []
+
+    def run_once(self, *, force: bool = False) -> int:
+        """Finish open batches, then seal and anchor at most one new batch. Returns records anchored."""
+        anchored = 0
+        with self.sessions() as session:
+            for batch in repository.open_batches(session):
+                anchored += self._anchor(session, batch)
+            rows = repository.unbatched(session, limit=self.settings.batch_size)
+            if not rows:
+                return anchored
+            waited = (repository.now() - as_utc(rows[0].accepted_at)).total_seconds()
+            if not force and len(rows) < self.settings.batch_size and waited < self.settings.batch_max_delay_s:
+                return anchored
+            leaves = [record_leaf(bytes.fromhex(row.id[2:]), row.accepted_block) for row in rows]
+            root, proofs = merkle_root_and_proofs(leaves)
+            batch = repository.claim_batch(session, root="0x" + root.hex(), records=rows,
+                                           proofs=[[step.to_json() for step in proof] for proof in proofs])
+            if batch is None:  # another anchorer took some of these records first
+                return anchored
+            return anchored + self._anchor(session, batch)
+
+    def _anchor(self, session: Session, batch: BatchRow) -> int:
+        root = bytes.fromhex(batch.root[2:])
+        existing = self.chain.anchor_of(root)
+        if existing is None:
+            repository.mark_sealed(session, batch_id=batch.id)
+            sealed = time.perf_counter()
+            try:
+                receipt = self.chain.anchor_batch(root, batch.size)
+            except ChainError as exc:
+                if exc.error_name != "AnchorDuplicateRoot":
+                    raise
+                receipt = None  # another process anchored it between our look-up and our transaction
+            else:
+                self.mining_times_ms.append((time.perf_counter() - sealed) * 1000)
+            existing = self.chain.anchor_of(root)
+            if existing is None:
+                raise ChainError(f"batch {batch.id} root {batch.root} not found on chain after anchoring")
+            tx_hash, gas = (receipt.tx_hash, receipt.gas_used) if receipt else (batch.tx_hash, None)
+        else:
+            tx_hash, gas = batch.tx_hash, None
+        repository.mark_anchored(session, batch_id=batch.id, tx_hash=tx_hash, block_number=existing.block_number,
+                                 block_time=existing.timestamp, gas_used=gas)
+        log.info("anchored batch %s (%d records) in block %d", batch.root, batch.size, existing.block_number)
+        return batch.size
+
+    def drain(self, *, timeout_s: float = 60.0) -> None:
+        """Anchor everything accepted so far, without waiting for the batch delay (for tests and the CLI)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.run_once(force=True)
+            with self.sessions() as session:
+                if not repository.unbatched(session, limit=1) and not repository.open_batches(session):
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError("records still waiting to be anchored")
+
+    def notify(self) -> None:
+        """Wake the background loop (a record was accepted)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+                self.last_error = None
+                self._wake.wait(self.settings.anchor_poll_s)
+                self._wake.clear()
+            except (ChainUnavailable, ChainError) as exc:
+                self.last_error = str(exc)
+                log.warning("anchoring paused: %s", exc)
+                self._stop.wait(self.settings.anchor_retry_s)
+            except Exception as exc:  # never let the thread die: accepted records must still get anchored
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("anchorer failed; retrying")
+                self._stop.wait(self.settings.anchor_retry_s)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="bindaas-anchorer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=30)

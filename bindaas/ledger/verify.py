@@ -1,0 +1,125 @@
+"""Verification of a stored record, as a report a person can read.
+
+Everything is recomputed from what is stored and what is on chain; nothing the store says about itself (its
+digest, its root, its status) is trusted. The digest is recomputed from the stored bytes, the leaf from that
+digest, the root from the leaf and the proof, and that root is looked up on chain. Signatures are checked against
+the public keys the registry published, and the signers and policy k against the registry at the block where the
+record was accepted (which the leaf binds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from bindaas.chain.client import ChainClient
+from bindaas.crypto.digest import record_digest, record_leaf, signed_message
+from bindaas.crypto.merkle import ProofStep, root_from_proof
+from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
+from bindaas.errors import BindaasError
+from bindaas.store.models import BatchRow, RecordRow
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VerificationReport:
+    record_id: str
+    verdict: str  # valid | invalid | pending (signatures fine, not yet anchored)
+    failed_check: str | None
+    summary: str
+    checks: list[Check]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _signature_check(name: str, key: bytes, signature: bytes, message: bytes, context: bytes) -> Check:
+    try:
+        PublicKey.from_bytes(key).verify(signature, message, context=context)
+        return Check(name, True, "ML-DSA-65 signature verifies")
+    except BindaasError as exc:
+        return Check(name, False, exc.detail)
+
+
+def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient) -> VerificationReport:
+    """Run every check on ``row`` and return the report; never raises for a tampered record."""
+    checks: list[Check] = []
+    digest = record_digest(row.bundle_json.encode("utf-8"), bytes(row.salt)) if len(row.salt) == 32 else b""
+    checks.append(Check("digest", "0x" + digest.hex() == row.id,
+                        "SHA3-256 of tag, salt and canonical bundle matches the record id" if "0x" + digest.hex()
+                        == row.id else "recomputed digest differs from the record id: payload or salt changed",
+                        {"recomputed": "0x" + digest.hex()}))
+
+    message = signed_message(digest, chain_id=row.chain_id, registry=row.registry_address)
+    checks.append(_signature_check("owner_signature", bytes(row.owner_public_key), bytes(row.owner_signature),
+                                   message, OWNER_CONTEXT))
+
+    block = row.accepted_block
+    authorities: set[str] = set()
+    for i, endorsement in enumerate(row.endorsements):
+        name = f"endorsement[{i}]"
+        status = chain.key_status(endorsement["key_id"])
+        public_key = chain.public_key(endorsement["key_id"])
+        if not public_key:
+            checks.append(Check(name, False, f"key {endorsement['key_id']} was never published in the registry"))
+            continue
+        try:
+            signature = unb64(endorsement["signature"], field=name)
+        except BindaasError as exc:
+            checks.append(Check(name, False, exc.detail))
+            continue
+        signed = _signature_check(name, public_key, signature, message, ENDORSEMENT_CONTEXT)
+        valid_then = status.valid_at(block)
+        detail = (f"{signed.detail}; signer {status.authority} "
+                  + ("was registered and not revoked" if valid_then else "was NOT an active authority")
+                  + f" at block {block}")
+        checks.append(Check(name, signed.ok and valid_then, detail,
+                            {"authority": status.authority, "key_id": endorsement["key_id"],
+                             "registered_block": status.registered_at, "revoked_block": status.revoked_at or None}))
+        if signed.ok and valid_then:
+            authorities.add(status.authority)
+
+    required = chain.threshold_at(block)
+    checks.append(Check("policy", len(authorities) >= required,
+                        f"{len(authorities)} distinct valid authority endorsements; policy at block {block} "
+                        f"requires {required}", {"required": required, "valid": len(authorities)}))
+
+    pending = row.proof is None or batch is None
+    if not pending:
+        try:
+            proof = [ProofStep.from_json(step) for step in row.proof or []]
+            root = root_from_proof(record_leaf(digest, block), proof)
+            proof_ok = "0x" + root.hex() == batch.root
+            checks.append(Check("merkle_proof", proof_ok, "inclusion proof leads to the batch root" if proof_ok
+                                else "inclusion proof does not lead to the batch root",
+                                {"computed_root": "0x" + root.hex(), "steps": len(proof)}))
+        except (KeyError, ValueError, TypeError) as exc:
+            root = b""
+            checks.append(Check("merkle_proof", False, f"inclusion proof is malformed: {exc}"))
+        anchor = chain.anchor_of(root) if len(root) == 32 else None
+        if anchor is None:
+            checks.append(Check("anchor_on_chain", False, "the computed root is not anchored on chain"))
+        else:
+            when = datetime.fromtimestamp(anchor.timestamp, tz=timezone.utc).isoformat()
+            checks.append(Check("anchor_on_chain", anchor.block_number >= block,
+                                f"root anchored in block {anchor.block_number} at {when} by {anchor.submitter}",
+                                {"block": anchor.block_number, "time": when, "root": anchor.root,
+                                 "tx_hash": batch.tx_hash, "submitter": anchor.submitter}))
+
+    failed = next((c.name for c in checks if not c.ok), None)
+    if failed:
+        verdict, summary = "invalid", f"INVALID: check '{failed}' failed — " + next(c.detail for c in checks
+                                                                                  if not c.ok)
+    elif pending:
+        verdict, summary = "pending", "Signatures and policy verify; the record is not anchored yet"
+    else:
+        verdict, summary = "valid", "VALID: digest, signatures, signers, policy and on-chain anchor all verify"
+    return VerificationReport(row.id, verdict, failed, summary, checks)

@@ -1,0 +1,1 @@
+"""The off-chain store: payloads, salts, signatures and proofs (SQLite by default, any SQLAlchemy URL)."""

@@ -1,0 +1,53 @@
+"""SQLAlchemy 2.0 tables. Nothing here goes on chain; the chain holds only Merkle roots of salted digests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RecordRow(Base):
+    """One accepted submission: the canonical bundle, its salt and signatures, and where it is anchored."""
+
+    __tablename__ = "records"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(66), unique=True)  # 0x + hex SHA3-256 digest
+    bundle_json: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON, as hashed
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    owner_public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    owner_signature: Mapped[bytes] = mapped_column(LargeBinary)
+    endorsements: Mapped[list] = mapped_column(JSON)  # [{key_id, authority, signature(b64)}]
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    registry_address: Mapped[str] = mapped_column("registry", String(42))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_block: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="accepted")
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), default=None)
+    leaf_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    proof: Mapped[list | None] = mapped_column(JSON, default=None)
+
+    __table_args__ = (Index("ix_records_unbatched", "batch_id", "seq"),)
+
+
+class BatchRow(Base):
+    """A Merkle batch: claimed (proofs written), then anchored once its transaction is mined."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    root: Mapped[str] = mapped_column(String(66), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="claimed")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    block_time: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger, default=None)

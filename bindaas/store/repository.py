@@ -1,0 +1,103 @@
+"""Keyword-only functions over the tables; the ledger calls these, never raw SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bindaas.store.models import BatchRow, RecordRow
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def get_record(session: Session, *, record_id: str) -> RecordRow | None:
+    return session.scalar(select(RecordRow).where(RecordRow.id == record_id))
+
+
+def insert_record(session: Session, *, row: RecordRow) -> tuple[RecordRow, bool]:
+    """Insert ``row`` and commit; returns (stored row, created). The same digest twice yields the first row."""
+    session.add(row)
+    try:
+        session.commit()
+        return row, True
+    except IntegrityError:
+        session.rollback()
+        existing = get_record(session, record_id=row.id)
+        assert existing is not None
+        return existing, False
+
+
+def list_records(session: Session, *, limit: int, offset: int = 0) -> list[RecordRow]:
+    return list(session.scalars(select(RecordRow).order_by(RecordRow.seq).offset(offset).limit(limit)))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(RecordRow.status, func.count()).group_by(RecordRow.status)).all())
+
+
+def unbatched(session: Session, *, limit: int) -> list[RecordRow]:
+    """The oldest accepted records that no batch has claimed yet."""
+    stmt = select(RecordRow).where(RecordRow.batch_id.is_(None)).order_by(RecordRow.seq).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def oldest_unbatched_time(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(RecordRow.accepted_at)).where(RecordRow.batch_id.is_(None)))
+
+
+def claim_batch(session: Session, *, root: str, records: list[RecordRow], proofs: list[list[dict]]) -> BatchRow | None:
+    """Claim ``records`` for a new batch with ``root`` in one transaction, writing each inclusion proof.
+
+    Returns None (and changes nothing) when another anchorer claimed any of them first.
+    """
+    batch = BatchRow(root=root, size=len(records), status="claimed", created_at=now())
+    session.add(batch)
+    session.flush()
+    for index, (row, proof) in enumerate(zip(records, proofs)):
+        result = session.execute(
+            update(RecordRow)
+            .where(RecordRow.seq == row.seq, RecordRow.batch_id.is_(None))
+            .values(batch_id=batch.id, leaf_index=index, proof=proof)
+        )
+        if result.rowcount != 1:
+            session.rollback()
+            return None
+    session.commit()
+    return batch
+
+
+def open_batches(session: Session) -> list[BatchRow]:
+    """Batches claimed but not yet confirmed anchored (after a crash or a chain outage)."""
+    return list(session.scalars(select(BatchRow).where(BatchRow.status != "anchored").order_by(BatchRow.id)))
+
+
+def batch_records(session: Session, *, batch_id: int) -> list[RecordRow]:
+    stmt = select(RecordRow).where(RecordRow.batch_id == batch_id).order_by(RecordRow.leaf_index)
+    return list(session.scalars(stmt))
+
+
+def mark_sealed(session: Session, *, batch_id: int) -> None:
+    session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(status="sent", sealed_at=now()))
+    session.commit()
+
+
+def mark_anchored(session: Session, *, batch_id: int, tx_hash: str | None, block_number: int, block_time: int,
+                  gas_used: int | None) -> None:
+    """Record the batch's anchor and move its records to ``anchored``, in one transaction."""
+    session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(
+        status="anchored", tx_hash=tx_hash, block_number=block_number, block_time=block_time, gas_used=gas_used))
+    session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="anchored"))
+    session.commit()
+
+
+def get_batch(session: Session, *, batch_id: int) -> BatchRow | None:
+    return session.get(BatchRow, batch_id)
+
+
+def list_batches(session: Session) -> list[BatchRow]:
+    return list(session.scalars(select(BatchRow).order_by(BatchRow.id)))
