@@ -5,6 +5,8 @@ JSON-RPC endpoint (geth, Besu). Library errors are translated here into ``ChainE
 from __future__ import annotations
 
 import ast
+import contextlib
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
@@ -12,7 +14,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import requests
 from eth_abi import decode as abi_decode
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted
 
 from bindaas.chain.artifacts import custom_errors, load_artifact
 from bindaas.chain.deployment import Deployment
@@ -63,33 +65,36 @@ class TxReceipt:
     gas_used: int
 
 
+def _revert_payloads(exc: BaseException) -> list[bytes]:
+    """Candidate revert data: web3 carries it as ``.data`` (hex), eth-tester as bytes in its message."""
+    found: list[bytes] = []
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        found.append(bytes.fromhex(data[2:]))
+    for arg in exc.args:
+        if isinstance(arg, bytes):
+            found.append(arg)
+        text = str(arg)
+        if "b'" in text or 'b"' in text:
+            with contextlib.suppress(ValueError, SyntaxError):
+                literal = ast.literal_eval(text[text.index("b"):])
+                if isinstance(literal, bytes):
+                    found.append(literal)
+        found += [bytes.fromhex(h) for h in re.findall(r"0x((?:[0-9a-fA-F]{2}){4,})", text)]
+    return found
+
+
 def decode_revert(exc: BaseException) -> tuple[str, tuple] | None:
     """The custom error (name, args) carried by a revert, from web3 or eth-tester, or None."""
-    data: bytes | None = None
-    if isinstance(exc, ContractCustomError) and isinstance(exc.data, str):
-        data = bytes.fromhex(exc.data.removeprefix("0x"))
-    else:
-        text = str(exc.args[0]) if exc.args else ""
-        if isinstance(exc.args[0] if exc.args else None, bytes):
-            data = exc.args[0]
-        elif "b'" in text or 'b"' in text:
-            try:
-                data = ast.literal_eval(text[text.index("b"):])
-            except (ValueError, SyntaxError):
-                data = None
-        elif "0x" in text:
-            hex_part = text[text.index("0x") + 2:].split()[0].strip("'\",)")
-            try:
-                data = bytes.fromhex(hex_part)
-            except ValueError:
-                data = None
-    if not data or len(data) < 4:
-        return None
-    known = custom_errors().get(data[:4])
-    if known is None:
-        return None
-    name, types, _ = known
-    return name, tuple(abi_decode(types, data[4:]))
+    for data in _revert_payloads(exc):
+        known = custom_errors().get(data[:4])
+        if known is not None:
+            name, types, _ = known
+            with contextlib.suppress(Exception):
+                return name, tuple(abi_decode(types, data[4:]))
+    return None
 
 
 def _is_revert(exc: BaseException) -> bool:

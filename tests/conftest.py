@@ -1,0 +1,77 @@
+"""Fixtures: every chain-facing test runs on the embedded EVM and on a real Hardhat node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bindaas.api.app import create_app
+from bindaas.api.server import running_server
+from bindaas.api.services import Services, build_services
+from bindaas.chain.client import ChainClient
+from bindaas.client import BindaasClient
+from bindaas.config import Settings
+from bindaas.demo import Authority, deploy_authorities
+from bindaas.fhir.datasets import dataset_bundles
+from tests.helpers import HardhatNode
+
+CHAINS = ["embedded", pytest.param("hardhat", marks=pytest.mark.hardhat)]
+
+
+@pytest.fixture(scope="session")
+def hardhat_node() -> Iterator[HardhatNode]:
+    node = HardhatNode()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(params=CHAINS)
+def chain_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the in-process EVM, else the JSON-RPC URL of the session's Hardhat node."""
+    if request.param == "embedded":
+        return None
+    return request.getfixturevalue("hardhat_node").url
+
+
+@dataclass
+class Deployed:
+    chain: ChainClient
+    authorities: list[Authority]
+
+
+@pytest.fixture
+def deployed(chain_url: str | None) -> Deployed:
+    """Fresh contracts with N = 3 authorities and policy k = 3."""
+    chain, authorities = deploy_authorities(chain_url, count=3)
+    return Deployed(chain, authorities)
+
+
+@dataclass
+class Service:
+    url: str
+    client: BindaasClient
+    services: Services
+    chain: ChainClient
+    authorities: list[Authority]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, batch_max_delay_s=0.2, anchor_retry_s=0.2)
+
+
+@pytest.fixture
+def service(deployed: Deployed, settings: Settings) -> Iterator[Service]:
+    """The API on a real loopback socket, with its anchorer, over the deployed chain."""
+    services = build_services(settings, deployed.chain)
+    with running_server(create_app(settings, services=services)) as url, BindaasClient(url) as client:
+        yield Service(url, client, services, deployed.chain, deployed.authorities)
+    services.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def framingham_bundles() -> list[dict]:
+    return list(dataset_bundles("framingham", limit=12))

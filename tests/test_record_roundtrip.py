@@ -1,0 +1,70 @@
+"""A record travels client -> HTTP API -> store -> chain, and verifies."""
+
+from __future__ import annotations
+
+import pytest
+
+from bindaas.demo import signed_envelope
+from tests.helpers import synthea_bundles
+
+
+def test_record_is_accepted_anchored_and_verifies(service, framingham_bundles):
+    envelope = signed_envelope(framingham_bundles[0], service.chain, service.authorities)
+
+    receipt = service.client.submit(envelope)
+    assert receipt["status"] == "accepted"
+    assert receipt["id"] == "0x" + envelope.digest().hex()
+
+    service.client.wait_anchored([receipt["id"]], timeout_s=30)
+    record = service.client.record(receipt["id"])
+    assert record["status"] == "anchored"
+    assert record["bundle"] == framingham_bundles[0]
+    assert record["anchor"]["tx_hash"].startswith("0x")
+    assert record["anchor"]["block"] >= record["accepted_block"]
+
+    report = service.client.verify(receipt["id"])
+    assert report["verdict"] == "valid", report
+    names = [c["name"] for c in report["checks"]]
+    assert names[:2] == ["digest", "owner_signature"]
+    assert {"endorsement[0]", "endorsement[1]", "endorsement[2]", "policy", "merkle_proof",
+            "anchor_on_chain"} <= set(names)
+    anchor = next(c for c in report["checks"] if c["name"] == "anchor_on_chain")
+    assert anchor["data"]["block"] == record["anchor"]["block"]
+
+
+def test_same_envelope_twice_is_one_record(service, framingham_bundles):
+    envelope = signed_envelope(framingham_bundles[1], service.chain, service.authorities)
+    first = service.client.submit(envelope)
+    second = service.client.submit(envelope)
+    assert first["id"] == second["id"]
+    assert (first["created"], second["created"]) == (True, False)
+    assert len(service.client.http.get("/records").json()["records"]) == 1
+
+
+def test_many_records_share_a_batch_and_each_verifies(service, framingham_bundles):
+    ids = [service.client.submit(signed_envelope(b, service.chain, service.authorities))["id"]
+           for b in framingham_bundles[2:10]]
+    service.client.wait_anchored(ids, timeout_s=30)
+    roots = {service.client.record(rid)["anchor"]["root"] for rid in ids}
+    assert len(roots) < len(ids)  # batched, not one transaction per record
+    assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_synthea_bundle_from_another_system_goes_through(service, index):
+    bundle = synthea_bundles()[index]
+    envelope = signed_envelope(bundle, service.chain, service.authorities)
+    record_id = service.client.submit(envelope)["id"]
+    service.client.wait_anchored([record_id], timeout_s=30)
+    assert service.client.record(record_id)["bundle"] == bundle
+    assert service.client.verify(record_id)["verdict"] == "valid"
+
+
+def test_authorities_and_health_describe_the_deployment(service):
+    listing = service.client.authorities()
+    assert listing["policy"] == {"threshold": 3, "active": 3, "quorum": 2}
+    assert [a["address"] for a in listing["authorities"]] == [a.address for a in service.authorities]
+    assert [a["key_id"] for a in listing["authorities"]] == [a.key.public_key().key_id for a in service.authorities]
+    health = service.client.health()
+    assert health["status"] == "ok"
+    assert health["chain"]["registry"] == service.chain.deployment.registry

@@ -1,0 +1,105 @@
+"""Tampering with any stored part of a record makes verification fail, naming the check that caught it."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from sqlalchemy import update
+
+from bindaas.demo import signed_envelope
+from bindaas.store import repository
+from bindaas.store.models import BatchRow, RecordRow
+
+
+def _flip(text: str, index: int = 10) -> str:
+    raw = bytearray(base64.b64decode(text))
+    raw[index] ^= 0x01
+    return base64.b64encode(bytes(raw)).decode()
+
+
+@pytest.fixture
+def anchored(service, framingham_bundles):
+    ids = [service.client.submit(signed_envelope(b, service.chain, service.authorities))["id"]
+           for b in framingham_bundles[:3]]
+    service.client.wait_anchored(ids, timeout_s=30)
+    return ids[0]
+
+
+def _edit(service, record_id, **values):
+    with service.services.sessions() as session:
+        session.execute(update(RecordRow).where(RecordRow.id == record_id).values(**values))
+        session.commit()
+
+
+def _row(service, record_id) -> RecordRow:
+    with service.services.sessions() as session:
+        return repository.get_record(session, record_id=record_id)
+
+
+def test_untouched_record_is_valid(service, anchored):
+    assert service.client.verify(anchored)["verdict"] == "valid"
+
+
+def test_one_changed_byte_in_payload_is_caught(service, anchored):
+    row = _row(service, anchored)
+    i = row.bundle_json.index('"final"') + 2
+    _edit(service, anchored, bundle_json=row.bundle_json[:i] + "F" + row.bundle_json[i + 1:])
+    report = service.client.verify(anchored)
+    assert report["verdict"] == "invalid"
+    assert report["failed_check"] == "digest"
+    assert {c["name"] for c in report["checks"] if not c["ok"]} >= {"digest", "owner_signature", "merkle_proof"}
+
+
+def test_changed_salt_is_caught(service, anchored):
+    salt = bytearray(_row(service, anchored).salt)
+    salt[0] ^= 0xFF
+    _edit(service, anchored, salt=bytes(salt))
+    report = service.client.verify(anchored)
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "digest")
+
+
+def test_changed_owner_signature_is_caught(service, anchored):
+    sig = bytearray(_row(service, anchored).owner_signature)
+    sig[100] ^= 0x01
+    _edit(service, anchored, owner_signature=bytes(sig))
+    report = service.client.verify(anchored)
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "owner_signature")
+
+
+def test_changed_endorsement_is_caught(service, anchored):
+    endorsements = _row(service, anchored).endorsements
+    endorsements[1] = {**endorsements[1], "signature": _flip(endorsements[1]["signature"])}
+    _edit(service, anchored, endorsements=endorsements)
+    report = service.client.verify(anchored)
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "endorsement[1]")
+    policy = next(c for c in report["checks"] if c["name"] == "policy")
+    assert policy["data"] == {"required": 3, "valid": 2}
+
+
+def test_changed_proof_is_caught(service, anchored):
+    proof = _row(service, anchored).proof
+    assert proof, "three records in one batch give a non-empty proof"
+    sibling = proof[0]["sibling"]
+    proof[0] = {**proof[0], "sibling": sibling[:-1] + ("0" if sibling[-1] != "0" else "1")}
+    _edit(service, anchored, proof=proof)
+    report = service.client.verify(anchored)
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "merkle_proof")
+    assert not next(c for c in report["checks"] if c["name"] == "anchor_on_chain")["ok"]
+
+
+def test_changed_stored_root_does_not_fool_verification(service, anchored):
+    """Verification recomputes the root and asks the chain; a forged root in the store gains nothing."""
+    row = _row(service, anchored)
+    with service.services.sessions() as session:
+        session.execute(update(BatchRow).where(BatchRow.id == row.batch_id).values(root="0x" + "11" * 32))
+        session.commit()
+    report = service.client.verify(anchored)
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "merkle_proof")
+
+
+def test_changed_accepted_block_is_caught(service, anchored):
+    """The acceptance block is bound into the Merkle leaf: moving it (to dodge a revocation) breaks the proof."""
+    _edit(service, anchored, accepted_block=_row(service, anchored).accepted_block - 1)
+    report = service.client.verify(anchored)
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "merkle_proof")
