@@ -84,6 +84,10 @@ class TcpProxy:
 
     def cut(self) -> None:
         if self._server:
+            try:
+                self._server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone may not
+            except OSError:
+                pass
             self._server.close()
             self._server = None
         for conn in self._conns:

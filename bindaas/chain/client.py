@@ -119,8 +119,9 @@ class ChainClient:
         self._receipt_timeout_s = receipt_timeout_s
         embedded = type(w3.provider).__name__ == "EthereumTesterProvider"
         self._lock: threading.Lock | None = threading.RLock() if embedded else None  # type: ignore[assignment]
-        self._key_cache: dict[str, KeyStatus] = {}
-        self._key_cache_block = -1
+        self._last_head: int | None = None
+        self._keys: dict[str, tuple[int, KeyStatus]] = {}
+        self._thresholds: dict[int, int] = {}
         self._public_keys: dict[str, bytes] = {}
 
     @property
@@ -151,7 +152,19 @@ class ChainClient:
     # ------------------------------------------------------------------ reads
 
     def block_number(self) -> int:
-        return self._guard(lambda: self.w3.eth.block_number, "eth_blockNumber")
+        head = self._guard(lambda: self.w3.eth.block_number, "eth_blockNumber")
+        self._last_head = head
+        return head
+
+    def head_for_acceptance(self) -> int:
+        """The current block, or during a chain outage the last one seen: acceptance then goes on against the
+        registry state last read, and the record is anchored when the chain returns."""
+        try:
+            return self.block_number()
+        except ChainUnavailable:
+            if self._last_head is None:
+                raise
+            return self._last_head
 
     def is_connected(self) -> bool:
         try:
@@ -161,20 +174,37 @@ class ChainClient:
             return False
 
     def threshold_at(self, block: int) -> int:
-        return self._guard(lambda: self.registry.functions.thresholdAt(block).call(), "thresholdAt")
+        """The policy k at ``block``; immutable once the block exists, so cached (the newest 1024 blocks)."""
+        if block not in self._thresholds:
+            try:
+                value = self._guard(lambda: self.registry.functions.thresholdAt(block).call(), "thresholdAt")
+            except ChainUnavailable:
+                earlier = [b for b in self._thresholds if b <= block]
+                if not earlier:
+                    raise
+                return self._thresholds[max(earlier)]
+            if len(self._thresholds) >= 1024:
+                self._thresholds.pop(min(self._thresholds))
+            self._thresholds[block] = value
+        return self._thresholds[block]
 
     def key_status(self, key_id: str, *, at_block: int | None = None) -> KeyStatus:
-        """The registry's view of ``key_id``; cached until the chain moves on a block."""
-        head = self.block_number() if at_block is None else at_block
-        if head != self._key_cache_block:
-            self._key_cache, self._key_cache_block = {}, head
-        status = self._key_cache.get(key_id)
-        if status is None:
-            raw = bytes.fromhex(key_id.removeprefix("0x"))
+        """The registry's view of ``key_id``, re-read whenever the chain has moved; during an outage the last
+        view read is used."""
+        head = self.head_for_acceptance() if at_block is None else at_block
+        cached = self._keys.get(key_id)
+        if cached is not None and cached[0] >= head:
+            return cached[1]
+        raw = bytes.fromhex(key_id.removeprefix("0x"))
+        try:
             owner, registered, revoked = self._guard(
-                lambda: self.registry.functions.keyInfo(raw).call(block_identifier="latest"), "keyInfo")
-            status = KeyStatus(key_id, owner, registered, revoked)
-            self._key_cache[key_id] = status
+                lambda: self.registry.functions.keyInfo(raw).call(), "keyInfo")
+        except ChainUnavailable:
+            if cached is None:
+                raise
+            return cached[1]
+        status = KeyStatus(key_id, owner, registered, revoked)
+        self._keys[key_id] = (head, status)
         return status
 
     def public_key(self, key_id: str) -> bytes:

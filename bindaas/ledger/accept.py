@@ -77,7 +77,7 @@ def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: session
     message = signed_message(digest, chain_id=envelope.chain_id, registry=envelope.registry)
     owner_key.verify(owner_signature, message, context=OWNER_CONTEXT, field="owner.signature")
 
-    block = chain.block_number()
+    block = chain.head_for_acceptance()
     authorities = check_endorsements(envelope, message, chain, block=block)
     required = chain.threshold_at(block)
     if len(authorities) < required:

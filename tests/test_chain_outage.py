@@ -1,0 +1,44 @@
+"""The chain node becomes unreachable: the API keeps accepting, anchoring resumes by itself, nothing is lost."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bindaas.api.app import create_app
+from bindaas.api.server import running_server
+from bindaas.api.services import build_services
+from bindaas.chain.client import ChainClient, connect
+from bindaas.client import BindaasClient
+from bindaas.demo import deploy_authorities, signed_envelope
+from tests.helpers import TcpProxy
+
+
+@pytest.mark.hardhat
+def test_records_wait_for_the_chain_and_are_anchored_when_it_returns(hardhat_node, settings, framingham_bundles):
+    direct, authorities = deploy_authorities(hardhat_node.url)
+    proxy = TcpProxy(hardhat_node.port)
+    chain = ChainClient(connect(proxy.url, timeout_s=2), direct.deployment)
+    services = build_services(settings, chain)
+    try:
+        with running_server(create_app(settings, services=services)) as url, BindaasClient(url) as client:
+            first = client.submit(signed_envelope(framingham_bundles[0], chain, authorities))["id"]
+            client.wait_anchored([first], timeout_s=30)
+
+            proxy.cut()
+            during = [client.submit(signed_envelope(b, chain, authorities))["id"] for b in framingham_bundles[1:4]]
+            time.sleep(settings.batch_max_delay_s + 1.0)
+            assert {client.record(rid)["status"] for rid in during} == {"accepted"}
+            health = client.health()
+            assert health["status"] == "degraded"
+            assert health["records"] == {"anchored": 1, "accepted": 3}
+
+            proxy.restore()
+            client.wait_anchored(during, timeout_s=30)
+            assert all(client.verify(rid)["verdict"] == "valid" for rid in [first, *during])
+            roots = [client.record(rid)["anchor"]["root"] for rid in during]
+            assert len(set(roots)) == 1  # one batch, anchored once
+    finally:
+        proxy.cut()
+        services.engine.dispose()
