@@ -26,7 +26,10 @@ def free_port() -> int:
 
 def synthea_bundles() -> list[dict[str, Any]]:
     """The five Synthea R4 transaction bundles, as they are."""
-    return [json.loads(p.read_text()) for p in sorted(SAMPLES.glob("*.json"))]
+    found = [json.loads(p.read_text()) for p in sorted(SAMPLES.glob("*.json"))]
+    if len(found) != 5:
+        raise FileNotFoundError(f"expected the five Synthea bundles in {SAMPLES} (set BINDAAS_FHIR_SAMPLES)")
+    return found
 
 
 class HardhatNode:

@@ -59,6 +59,19 @@ class AnchorInfo:
 
 
 @dataclass(frozen=True)
+class ModelInfo:
+    """A model's provenance as the ModelRegistry holds it."""
+
+    model_id: str
+    training_root: str
+    metrics_hash: str
+    training_records: int
+    block_number: int
+    timestamp: int
+    registered_by: str
+
+
+@dataclass(frozen=True)
 class TxReceipt:
     tx_hash: str
     block_number: int
@@ -114,6 +127,8 @@ class ChainClient:
         self.deployment = deployment
         self.registry = w3.eth.contract(address=deployment.registry, abi=load_artifact("AuthorityRegistry")["abi"])
         self.anchor = w3.eth.contract(address=deployment.anchor, abi=load_artifact("RecordAnchor")["abi"])
+        self.models = (w3.eth.contract(address=deployment.models, abi=load_artifact("ModelRegistry")["abi"])
+                       if deployment.models else None)
         self._account = w3.eth.account.from_key(private_key) if private_key else None
         self.sender = self._account.address if self._account else (sender or deployment.authorities[0])
         self._receipt_timeout_s = receipt_timeout_s
@@ -243,6 +258,16 @@ class ChainClient:
             return None
         return AnchorInfo("0x" + root.hex(), block, timestamp, count, submitter)
 
+    def model_of(self, model_id: bytes) -> ModelInfo | None:
+        """The on-chain provenance of ``model_id``, or None when it was never registered."""
+        if self.models is None:
+            return None
+        root, metrics, count, block, timestamp, by = self._guard(
+            lambda: self.models.functions.modelOf(model_id).call(), "modelOf")
+        if block == 0:
+            return None
+        return ModelInfo("0x" + model_id.hex(), "0x" + root.hex(), "0x" + metrics.hex(), count, block, timestamp, by)
+
     def block_time(self, block: int) -> int:
         return self._guard(lambda: self.w3.eth.get_block(block)["timestamp"], "eth_getBlockByNumber")
 
@@ -269,6 +294,12 @@ class ChainClient:
     def anchor_batch(self, root: bytes, record_count: int) -> TxReceipt:
         """Anchor a Merkle root; raises ChainError(error_name='AnchorDuplicateRoot') if it already is."""
         return self._transact(self.anchor.functions.anchorBatch(root, record_count), "anchorBatch")
+
+    def register_model(self, model_id: bytes, training_root: bytes, metrics_hash: bytes, records: int) -> TxReceipt:
+        if self.models is None:
+            raise ChainError("this deployment has no ModelRegistry")
+        return self._transact(self.models.functions.registerModel(model_id, training_root, metrics_hash, records),
+                              "registerModel")
 
     def propose_revoke(self, target: str, *, sender: str) -> TxReceipt:
         return self._transact(self.registry.functions.proposeRevoke(target), "proposeRevoke", sender=sender)
@@ -306,7 +337,8 @@ def deploy(w3: Web3, *, authorities: Sequence[str], public_keys: Sequence[bytes]
     try:
         registry, block = create("AuthorityRegistry", list(authorities), list(public_keys), threshold)
         anchor, _ = create("RecordAnchor", registry)
+        models, _ = create("ModelRegistry", registry)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise ChainUnavailable(f"deploy: chain node unreachable ({type(exc).__name__})") from exc
     return Deployment(chain_id=w3.eth.chain_id, registry=registry, anchor=anchor, deployed_block=block,
-                      authorities=list(authorities))
+                      authorities=list(authorities), models=models)

@@ -16,6 +16,7 @@ class Deployment:
     anchor: str
     deployed_block: int
     authorities: list[str] = field(default_factory=list)
+    models: str | None = None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

