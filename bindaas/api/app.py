@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from bindaas import __version__
 from bindaas.api import problems
-from bindaas.api.routes import authorities, health, records
+from bindaas.api.routes import authorities, health, models, predict, records
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
@@ -38,6 +38,6 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
                   description="Post-quantum-signed, chain-anchored FHIR R4 health records.")
     problems.install(app)
     app.add_middleware(problems.body_size_limit(settings.max_body_bytes))
-    for router in (records.router, authorities.router, health.router):
+    for router in (records.router, authorities.router, models.router, predict.router, health.router):
         app.include_router(router)
     return app

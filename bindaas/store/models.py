@@ -51,3 +51,22 @@ class BatchRow(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)
     block_time: Mapped[int | None] = mapped_column(BigInteger, default=None)
     gas_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class ModelRow(Base):
+    """A trained model: where its artifact lives, what it was trained on and where the chain records it."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)  # SHA3-256 of configuration + weights
+    task: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    artifact_path: Mapped[str] = mapped_column(Text)
+    config: Mapped[dict] = mapped_column(JSON)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    training_root: Mapped[str] = mapped_column(String(66))
+    training_records: Mapped[list] = mapped_column(JSON)  # record ids (digests), sorted
+    excluded: Mapped[dict] = mapped_column(JSON)  # why records were left out, by reason
+    tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bindaas.store.models import BatchRow, RecordRow
+from bindaas.store.models import BatchRow, ModelRow, RecordRow
 
 
 def now() -> datetime:
@@ -101,3 +101,31 @@ def get_batch(session: Session, *, batch_id: int) -> BatchRow | None:
 
 def list_batches(session: Session) -> list[BatchRow]:
     return list(session.scalars(select(BatchRow).order_by(BatchRow.id)))
+
+
+def insert_model(session: Session, *, row: "ModelRow") -> "ModelRow":
+    session.add(row)
+    session.commit()
+    return row
+
+
+def get_model(session: Session, *, model_id: str) -> "ModelRow | None":
+    return session.get(ModelRow, model_id)
+
+
+def list_models(session: Session, *, task: str | None = None) -> list["ModelRow"]:
+    stmt = select(ModelRow).order_by(ModelRow.created_at.desc())
+    if task:
+        stmt = stmt.where(ModelRow.task == task)
+    return list(session.scalars(stmt))
+
+
+def records_page(session: Session, *, after_seq: int, limit: int) -> list[RecordRow]:
+    stmt = select(RecordRow).where(RecordRow.seq > after_seq).order_by(RecordRow.seq).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def batches_by_id(session: Session, *, ids: set[int]) -> dict[int, BatchRow]:
+    if not ids:
+        return {}
+    return {b.id: b for b in session.scalars(select(BatchRow).where(BatchRow.id.in_(ids)))}

@@ -1,0 +1,69 @@
+"""Models: train from the verified store, list, show, verify against the chain."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from bindaas.api.deps import ServicesDep
+from bindaas.errors import NotFound
+from bindaas.store import repository
+from bindaas.store.models import ModelRow
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task: Literal["chd-10y", "cad-angio", "death-followup"] = "chd-10y"
+    kind: Literal["dnn2f", "dnn1f", "kmeans", "logreg", "gbm"] = "dnn2f"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = Field(0, ge=0)
+
+
+def model_view(row: ModelRow) -> dict[str, Any]:
+    return {"id": row.id, "task": row.task, "kind": row.kind, "created_at": row.created_at.isoformat(),
+            "config": row.config, "metrics": row.metrics, "training_root": row.training_root,
+            "training_records": len(row.training_records), "excluded": row.excluded, "tx_hash": row.tx_hash,
+            "block": row.block_number, "links": {"verify": f"/models/{row.id}/verify"}}
+
+
+def load_model_row(services: ServicesDep, model_id: str) -> ModelRow:
+    with services.sessions() as session:
+        row = repository.get_model(session, model_id=model_id.lower())
+    if row is None:
+        raise NotFound(f"no model with id {model_id}", field="model_id")
+    return row
+
+
+@router.post("/train", status_code=status.HTTP_201_CREATED)
+def train(request: TrainRequest, services: ServicesDep) -> dict[str, Any]:
+    """Train a model on the records that verify, and register its id and training-set root on chain."""
+    from bindaas.ml.training import train_from_store  # torch loads only when a model is trained
+
+    row = train_from_store(services, task=request.task, kind=request.kind, device=request.device,
+                           seed=request.seed)
+    return model_view(row)
+
+
+@router.get("")
+def list_models(services: ServicesDep) -> dict[str, Any]:
+    """Trained models, newest first."""
+    with services.sessions() as session:
+        return {"models": [model_view(row) for row in repository.list_models(session)]}
+
+
+@router.get("/{model_id}")
+def get_model(model_id: str, services: ServicesDep) -> dict[str, Any]:
+    """One model with its metrics and provenance."""
+    return model_view(load_model_row(services, model_id))
+
+
+@router.get("/{model_id}/verify")
+def verify(model_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Recompute the weights hash and training-set root and check them against the chain."""
+    from bindaas.ml.serving import verify_model
+
+    return verify_model(load_model_row(services, model_id), services.chain)

@@ -1,0 +1,76 @@
+"""Predictions from a FHIR bundle (need not be signed) or a stored record."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bindaas.api.deps import ServicesDep
+from bindaas.api.services import Services
+from bindaas.errors import BindaasError, NotFound
+from bindaas.fhir.validate import validate_bundle
+from bindaas.store import repository
+
+router = APIRouter(prefix="/predict", tags=["predict"])
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bundle: dict[str, Any] | None = Field(None, description="a FHIR R4 Bundle")
+    record_id: str | None = Field(None, description="a stored record's id, instead of a bundle")
+    model_id: str | None = Field(None, description="default: the newest verified model")
+    as_of: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="prediction date (YYYY-MM-DD)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "PredictRequest":
+        if (self.bundle is None) == (self.record_id is None):
+            raise ValueError("give exactly one of bundle or record_id")
+        return self
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[PredictRequest] = Field(min_length=1, max_length=1000)
+    model_id: str | None = None
+
+
+def _bundle(request: PredictRequest, services: Services) -> dict[str, Any]:
+    if request.record_id is not None:
+        with services.sessions() as session:
+            row = repository.get_record(session, record_id=request.record_id.lower())
+        if row is None:
+            raise NotFound(f"no record with id {request.record_id}", field="record_id")
+        return json.loads(row.bundle_json)
+    assert request.bundle is not None
+    validate_bundle(request.bundle, mode="schema", max_entries=services.settings.max_bundle_entries)
+    return request.bundle
+
+
+def _predict(request: PredictRequest, services: Services, *, model_id: str | None, field: str = "") -> dict:
+    from bindaas.ml.serving import choose_model, predict_bundle
+
+    with services.sessions() as session:
+        rows = repository.list_models(session)
+    model = choose_model(rows, services.models, model_id=request.model_id or model_id)
+    try:
+        return predict_bundle(model, _bundle(request, services), as_of=request.as_of)
+    except BindaasError as exc:
+        if field and exc.field:  # name the batch item at fault
+            exc.field = f"{field}{exc.field}"
+        raise
+
+
+@router.post("")
+def predict(request: PredictRequest, services: ServicesDep) -> dict[str, Any]:
+    """Risk probability, label at the model's threshold, features used and missing, top contributions."""
+    return _predict(request, services, model_id=None)
+
+
+@router.post("/batch")
+def predict_batch(request: BatchRequest, services: ServicesDep) -> dict[str, Any]:
+    """Many predictions in one request, in order; one bad item fails the request naming its index."""
+    return {"predictions": [_predict(item, services, model_id=request.model_id, field=f"items[{i}].")
+                            for i, item in enumerate(request.items)]}

@@ -1,0 +1,114 @@
+"""Models train on the verified store, are registered on chain, serve predictions, and catch tampering."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from sqlalchemy import update
+
+from bindaas.demo import signed_envelope
+from bindaas.fhir.datasets import dataset_bundles
+from bindaas.store.models import RecordRow
+from tests.helpers import synthea_bundles
+
+
+@pytest.fixture
+def trained(service):
+    bundles = list(dataset_bundles("framingham", limit=140))
+    ids = [service.client.submit(signed_envelope(b, service.chain, service.authorities))["id"] for b in bundles]
+    service.client.wait_anchored(ids, timeout_s=60)
+    # One stored record is damaged after anchoring: it must not reach training.
+    with service.services.sessions() as session:
+        row = session.get(RecordRow, 1)
+        session.execute(update(RecordRow).where(RecordRow.id == ids[0])
+                        .values(bundle_json=row.bundle_json.replace('"final"', '"FINAL"', 1)))
+        session.commit()
+    response = service.client.http.post("/models/train", json={"task": "chd-10y", "kind": "dnn2f",
+                                                               "device": "cpu"}, timeout=300)
+    assert response.status_code == 201, response.text
+    return {"model": response.json(), "ids": ids, "bundles": bundles}
+
+
+def test_training_uses_only_records_that_verify(service, trained):
+    model = trained["model"]
+    assert model["training_records"] == len(trained["ids"]) - 1
+    assert model["excluded"] == {"verification invalid": 1}
+    assert 0.0 <= model["metrics"]["auroc"] <= 1.0
+    assert service.client.http.get("/models").json()["models"][0]["id"] == model["id"]
+
+
+def test_model_provenance_verifies_against_the_chain(service, trained):
+    report = service.client.http.get(f"/models/{trained['model']['id']}/verify").json()
+    assert report["verdict"] == "valid", report
+    on_chain = service.chain.model_of(bytes.fromhex(trained["model"]["id"][2:]))
+    assert on_chain.training_root == trained["model"]["training_root"]
+    assert on_chain.training_records == trained["model"]["training_records"]
+
+
+def test_tampered_model_artifact_fails_verification(service, trained):
+    model_id = trained["model"]["id"]
+    row_path = service.services.settings.data_dir / "models" / f"{model_id[2:]}.pkl"
+    data = bytearray(row_path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    row_path.write_bytes(bytes(data))
+    report = service.client.http.get(f"/models/{model_id}/verify").json()
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "weights_hash")
+    service.services.models.loaded.clear()
+    response = service.client.http.post("/predict", json={"bundle": trained["bundles"][5], "model_id": model_id})
+    assert response.status_code == 409
+    assert response.json()["type"] == "urn:bindaas:problem:model-tampered"
+
+
+def test_predict_from_a_bundle(service, trained):
+    response = service.client.http.post("/predict", json={"bundle": trained["bundles"][3]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_id"] == trained["model"]["id"]
+    assert 0 < body["probability"] < 1
+    assert body["label"] == (body["probability"] >= body["threshold"])
+    assert {"age", "systolic_bp", "total_cholesterol"} <= set(body["features_used"])
+    assert body["top_contributions"] and {"feature", "value", "contribution"} == set(body["top_contributions"][0])
+
+
+def test_predict_from_a_stored_record(service, trained):
+    body = service.client.http.post("/predict", json={"record_id": trained["ids"][4]}).json()
+    assert body["features_used"]["age"] > 0
+
+
+def test_synthea_bundle_is_scored_with_missing_features_reported(service, trained):
+    body = service.client.http.post("/predict", json={"bundle": synthea_bundles()[0]}).json()
+    assert 0 < body["probability"] < 1
+    assert "glucose" in body["features_missing"]
+    assert body["features_used"]["systolic_bp"] > 0  # read from the 55284-4 panel's component
+
+
+def test_bundle_without_usable_features_is_422(service, trained):
+    bundle = copy.deepcopy(trained["bundles"][0])
+    bundle["entry"] = bundle["entry"][:1]  # the Patient alone
+    response = service.client.http.post("/predict", json={"bundle": bundle})
+    assert response.status_code == 422 and response.json()["field"] == "bundle"
+
+
+def test_unknown_model_is_404(service, trained):
+    response = service.client.http.post("/predict", json={"bundle": trained["bundles"][0], "model_id": "0x" + "0" * 64})
+    assert response.status_code == 404 and response.json()["field"] == "model_id"
+
+
+def test_wrong_types_are_422(service, trained):
+    response = service.client.http.post("/predict", json={"bundle": "not a bundle"})
+    assert response.status_code == 422 and response.json()["field"] == "bundle"
+    response = service.client.http.post("/predict", json={"bundle": trained["bundles"][0], "record_id": "0x1"})
+    assert response.status_code == 422
+
+
+def test_batch_predicts_in_order_and_names_a_bad_item(service, trained):
+    items = [{"bundle": b} for b in trained["bundles"][10:14]]
+    body = service.client.http.post("/predict/batch", json={"items": items}).json()
+    assert len(body["predictions"]) == 4
+    single = service.client.http.post("/predict", json=items[2]).json()
+    assert body["predictions"][2]["probability"] == single["probability"]
+    bad = [*items, {"record_id": "0x" + "9" * 64}]
+    response = service.client.http.post("/predict/batch", json={"items": bad})
+    assert response.status_code == 404 and response.json()["field"] == "items[4].record_id"
