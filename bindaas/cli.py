@@ -71,12 +71,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
-    from bindaas.api.app import create_app
-
-    overrides = {"rpc_url": args.rpc} if args.rpc else {}
-    uvicorn.run(create_app(Settings(**overrides)), host=args.host, port=args.port, log_level="info")
+    if args.rpc:
+        os.environ["BINDAAS_RPC_URL"] = args.rpc  # workers are separate processes: they read the environment
+    if args.workers > 1 and not Settings().rpc_url:
+        print("error: several workers need a shared chain (--rpc); the embedded chain lives in one process",
+              file=sys.stderr)
+        return 2
+    uvicorn.run("bindaas.api.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level)
     return 0
 
 
@@ -215,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--rpc")
+    p.add_argument("--workers", type=int, default=1, help="API processes sharing the database and the anchoring")
+    p.add_argument("--log-level", default="info")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("deploy", help="deploy the contracts to a JSON-RPC chain with new authority keys")

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, description="Largest request body accepted.")
     max_bundle_entries: int = Field(5_000, description="Largest number of entries in one submitted Bundle.")
     max_endorsements: int = Field(32, description="Largest number of endorsements in one envelope.")
+    max_json_depth: int = Field(64, description="Deepest JSON nesting accepted (FHIR needs far less).")
+    request_read_timeout_s: float = Field(30.0, gt=0, description="Longest wait for the next chunk of a body.")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside data_dir."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
@@ -59,8 +63,26 @@ class Service:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, batch_max_delay_s=0.2, anchor_retry_s=0.2)
+def database_url() -> Iterator[str | None]:
+    """None (SQLite in the test's folder), or a fresh database on the PostgreSQL server named by
+    BINDAAS_TEST_DATABASE_URL (scripts/test.sh starts one), dropped afterwards."""
+    server = os.environ.get("BINDAAS_TEST_DATABASE_URL")
+    if not server:
+        yield None
+        return
+    name = f"bindaas_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database_url, batch_max_delay_s=0.2, anchor_retry_s=0.2)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI
 
 from bindaas import __version__
-from bindaas.api import problems
+from bindaas.api import limits, problems
 from bindaas.api.routes import authorities, health, models, predict, records
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     app = FastAPI(title="BinDaaS", version=__version__, lifespan=lifespan,
                   description="Post-quantum-signed, chain-anchored FHIR R4 health records.")
     problems.install(app)
-    app.add_middleware(problems.body_size_limit(settings.max_body_bytes))
+    app.add_middleware(limits.request_limits(max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
+                                             read_timeout_s=settings.request_read_timeout_s))
     for router in (records.router, authorities.router, models.router, predict.router, health.router):
         app.include_router(router)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -67,26 +66,3 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s", request.url.path)
         return problem(500, "internal", "Internal error", f"{type(exc).__name__}; the request was not applied",
                        instance=request.url.path)
-
-
-def body_size_limit(max_bytes: int):  # type: ignore[no-untyped-def]
-    """ASGI middleware refusing bodies over ``max_bytes`` with 413 before reading them into memory."""
-
-    def middleware(app):  # type: ignore[no-untyped-def]
-        async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
-            if scope["type"] != "http":
-                return await app(scope, receive, send)
-            length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > max_bytes:
-                body = json.dumps({"type": "urn:bindaas:problem:payload-too-large", "title": "Payload too large",
-                                   "status": 413, "detail": f"body is {int(length)} bytes; at most {max_bytes}",
-                                   "field": "body"}).encode()
-                await send({"type": "http.response.start", "status": 413,
-                            "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                                        (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                return
-            return await app(scope, receive, send)
-        return asgi
-
-    return middleware

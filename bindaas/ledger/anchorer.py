@@ -50,7 +50,7 @@ class Anchorer:
         with self.sessions() as session:
             for batch in repository.open_batches(session):
                 anchored += self._anchor(session, batch)
-            rows = repository.unbatched(session, limit=self.settings.batch_size)
+            rows = repository.unbatched(session, limit=self.settings.batch_size, lock=True)
             if not rows:
                 return anchored
             waited = (repository.now() - as_utc(rows[0].accepted_at)).total_seconds()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,9 +40,12 @@ def count_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(RecordRow.status, func.count()).group_by(RecordRow.status)).all())
 
 
-def unbatched(session: Session, *, limit: int) -> list[RecordRow]:
-    """The oldest accepted records that no batch has claimed yet."""
+def unbatched(session: Session, *, limit: int, lock: bool = False) -> list[RecordRow]:
+    """The oldest accepted records that no batch has claimed yet. With ``lock``, rows another anchorer holds
+    are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers instead)."""
     stmt = select(RecordRow).where(RecordRow.batch_id.is_(None)).order_by(RecordRow.seq).limit(limit)
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=True)
     return list(session.scalars(stmt))
 
 
@@ -58,15 +61,21 @@ def claim_batch(session: Session, *, root: str, records: list[RecordRow], proofs
     batch = BatchRow(root=root, size=len(records), status="claimed", created_at=now())
     session.add(batch)
     session.flush()
-    for index, (row, proof) in enumerate(zip(records, proofs)):
-        result = session.execute(
-            update(RecordRow)
-            .where(RecordRow.seq == row.seq, RecordRow.batch_id.is_(None))
-            .values(batch_id=batch.id, leaf_index=index, proof=proof)
-        )
-        if result.rowcount != 1:
-            session.rollback()
-            return None
+    claimed = session.execute(
+        update(RecordRow)
+        .where(RecordRow.seq.in_([r.seq for r in records]), RecordRow.batch_id.is_(None))
+        .values(batch_id=batch.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != len(records):
+        session.rollback()
+        return None
+    table = RecordRow.__table__  # Core UPDATE: one executemany, not the ORM's per-object path
+    session.execute(
+        update(table).where(table.c.seq == bindparam("row_seq")).values(leaf_index=bindparam("leaf"),
+                                                                        proof=bindparam("path")),
+        [{"row_seq": r.seq, "leaf": i, "path": p} for i, (r, p) in enumerate(zip(records, proofs))],
+    )
     session.commit()
     return batch
 

@@ -22,7 +22,8 @@ def health(services: ServicesDep) -> dict[str, Any]:
         block: int | None = services.chain.block_number()
     except ChainUnavailable:
         block = None
-    return {"status": "ok" if block is not None else "degraded", "chain": {
+    healthy = block is not None and services.anchorer.last_error is None
+    return {"status": "ok" if healthy else "degraded", "chain": {
         "embedded": services.chain.embedded, "chain_id": services.chain.chain_id, "block": block,
         "registry": services.chain.deployment.registry}, "records": counts,
         "anchorer_error": services.anchorer.last_error}

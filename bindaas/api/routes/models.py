@@ -20,7 +20,7 @@ class TrainRequest(BaseModel):
     task: Literal["chd-10y", "cad-angio", "death-followup"] = "chd-10y"
     kind: Literal["dnn2f", "dnn1f", "kmeans", "logreg", "gbm"] = "dnn2f"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
 def model_view(row: ModelRow) -> dict[str, Any]:

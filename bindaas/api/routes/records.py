@@ -52,7 +52,7 @@ def submit_record(envelope: Envelope, services: ServicesDep) -> dict[str, Any]:
 
 @router.get("")
 def list_records(services: ServicesDep, limit: int = Query(100, ge=1, le=1000),
-                 offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                 offset: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
     """List stored records (ids and status), oldest first."""
     with services.sessions() as session:
         rows = repository.list_records(session, limit=limit, offset=offset)

@@ -1,0 +1,99 @@
+"""Request limits, enforced before any parser sees the body: size (413), read timeout (408), malformed JSON
+(400) and nesting depth (422). Deeply nested JSON must never reach the recursive parsers and validators
+downstream: one such body can exhaust the stack and take the whole server down."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import orjson
+
+from bindaas.api.problems import PROBLEM_JSON
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def json_depth(value: Any, *, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, walking iteratively; stops counting past ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
+    return deepest
+
+
+async def _problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
+    body = orjson.dumps({"type": f"urn:bindaas:problem:{slug}", "title": title, "status": status,
+                         "detail": detail, "field": "body"})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float):  # type: ignore[no-untyped-def]
+    """ASGI middleware factory applying the limits to every request with a body."""
+
+    def middleware(app):  # type: ignore[no-untyped-def]
+        async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+                return await app(scope, receive, send)
+            headers = dict(scope.get("headers", []))
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > max_bytes:
+                return await _problem(send, 413, "payload-too-large", "Payload too large",
+                                      f"body is {int(length)} bytes; at most {max_bytes} are accepted")
+            chunks, size = [], 0
+            try:
+                while True:
+                    message = await asyncio.wait_for(receive(), timeout=read_timeout_s)
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > max_bytes:
+                        return await _problem(send, 413, "payload-too-large", "Payload too large",
+                                              f"body exceeds {max_bytes} bytes")
+                    chunks.append(chunk)
+                    if not message.get("more_body"):
+                        break
+            except asyncio.TimeoutError:
+                return await _problem(send, 408, "request-timeout", "Request timeout",
+                                      f"the body was not received within {read_timeout_s} s")
+            body = b"".join(chunks)
+            if b"json" in headers.get(b"content-type", b"application/json") and body:
+                try:
+                    parsed = orjson.loads(body)  # iterative-safe: refuses nesting past 1024 itself
+                except orjson.JSONDecodeError as exc:
+                    if "depth" in str(exc):
+                        return await _problem(send, 422, "too-deep", "JSON nested too deeply",
+                                              f"request body nests deeper than {max_depth} levels")
+                    return await _problem(send, 400, "malformed-json", "Malformed JSON",
+                                          f"request body is not valid JSON: {exc}")
+                if json_depth(parsed, limit=max_depth) > max_depth:
+                    return await _problem(send, 422, "too-deep", "JSON nested too deeply",
+                                          f"request body nests deeper than {max_depth} levels")
+            sent = False
+
+            async def replay() -> dict[str, Any]:
+                nonlocal sent
+                if sent:
+                    return await receive()
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await app(scope, replay, send)
+
+        return asgi
+
+    return middleware
