@@ -1,12 +1,54 @@
-"""Canonical JSON (RFC 8785, JSON Canonicalization Scheme) so that every party hashes the same bytes."""
+"""Canonical JSON (RFC 8785, JSON Canonicalization Scheme) so that every party hashes the same bytes.
+
+The C-backed ``orjson`` encoder with sorted keys writes RFC 8785 output for the values FHIR carries once
+integral floats are written as integers (ECMAScript prints ``106.0`` as ``106``). Anything it could write
+differently (exponent-range floats, non-BMP keys, integers beyond 2**53) goes to the reference implementation
+``rfc8785``; tests/test_canonical_fast_path.py checks the two agree on generated JSON.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import rfc8785
 
 from bindaas.errors import InvalidInput
+
+_SAFE_INT = 2**53
+_OPTIONS = orjson.OPT_SORT_KEYS
+
+
+class _NeedsReference(Exception):
+    pass
+
+
+def _normalize(value: Any) -> Any:
+    """Integral floats -> int; raise _NeedsReference where orjson's output could differ from RFC 8785."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if -_SAFE_INT < value < _SAFE_INT:
+            return value
+        raise _NeedsReference
+    if kind is float:
+        if value.is_integer() and abs(value) < 1e15:
+            return int(value)
+        magnitude = abs(value)
+        if 1e-4 <= magnitude < 1e15:
+            return value
+        raise _NeedsReference
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                raise _NeedsReference  # RFC 8785 sorts by UTF-16 code units; orjson by UTF-8 bytes
+            out[key] = _normalize(item)
+        return out
+    if kind is list:
+        return [_normalize(item) for item in value]
+    raise _NeedsReference
 
 
 def canonical_json(value: Any) -> bytes:
@@ -15,6 +57,10 @@ def canonical_json(value: Any) -> bytes:
     Numbers outside the range an IEEE 754 double holds exactly (|n| >= 2**53) have no canonical form; they are
     refused rather than hashed ambiguously.
     """
+    try:
+        return orjson.dumps(_normalize(value), option=_OPTIONS)
+    except (_NeedsReference, orjson.JSONEncodeError):
+        pass
     try:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as exc:
