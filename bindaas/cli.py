@@ -186,6 +186,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if response.status_code < 400 else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bindaas.bench import run_bench
+
+    say = (lambda _m: None) if args.json else (lambda m: print(f"• {m}", file=sys.stderr, flush=True))
+    result = run_bench(records=args.records, duration_s=args.duration, workers=args.workers,
+                       concurrency=args.concurrency, predict=not args.no_predict, say=say)
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bindaas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -256,6 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--api", default="http://127.0.0.1:8000")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bench", help="ingest, chain, cost and prediction benchmarks (starts a Hardhat node)")
+    p.add_argument("--records", type=int, default=3000)
+    p.add_argument("--duration", type=float, default=20.0, help="longest timed ingest phase, seconds")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--no-predict", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="sign, anchor and verify real patients end to end")
     p.add_argument("--rpc", help="JSON-RPC URL of a chain (default: embedded in-process EVM)")

@@ -1,90 +1,20 @@
 """Prediction latency (in-process and over HTTP, p50/p99) and training time per model on Framingham.
 
-Bounded: a few hundred records, 1,000 in-process calls, 1,000 HTTP requests at a fixed rate on loopback.
-Run: .venv/bin/python scripts/bench_predict.py [--records 600] [--rate 200] [--json]
+Run: .venv/bin/python scripts/bench_predict.py [--records 600] [--rate 200] [--requests 1000]
+(`bindaas bench` runs this too, beside the ingest and chain measurements.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-import time
-from pathlib import Path
 
-import httpx
-import numpy as np
+from bindaas.ml.benchmark import predict_bench
 
-from bindaas.api.app import create_app
-from bindaas.api.server import running_server
-from bindaas.api.services import build_services
-from bindaas.config import Settings
-from bindaas.demo import deploy_authorities, signed_envelope
-from bindaas.fhir.datasets import dataset_bundles
-from bindaas.ledger.accept import accept_envelope
-from bindaas.ml.estimators import MODEL_KINDS, make_model
-from bindaas.ml.evaluate import dataset_matrix
-from bindaas.ml.serving import predict_bundle
-from bindaas.ml.training import train_from_store
-from bindaas.store import repository
-
-
-def pct(samples: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(float(np.percentile(samples, 50)), 3), "p99_ms": round(float(np.percentile(samples, 99)), 3)}
-
-
-def main() -> None:
+if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=600)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-
-    X, y, _ = dataset_matrix("framingham")
-    training = {}
-    for kind in MODEL_KINDS:
-        started = time.perf_counter()
-        make_model(kind, device="cpu").fit(X, y)
-        training[kind] = round(time.perf_counter() - started, 3)
-
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="bindaas-bench-")), fhir_validation="schema")
-    chain, authorities = deploy_authorities(None)
-    services = build_services(settings, chain)
-    bundles = list(dataset_bundles("framingham", limit=args.records))
-    for bundle in bundles:
-        accept_envelope(signed_envelope(bundle, chain, authorities), chain=chain, sessions=services.sessions,
-                        settings=settings)
-    services.anchorer.drain()
-    row = train_from_store(services, task="chd-10y", kind="dnn2f", device="cpu")
-    with services.sessions() as session:
-        model = services.models.get(repository.get_model(session, model_id=row.id))
-
-    in_process = []
-    for i in range(args.requests):
-        started = time.perf_counter()
-        predict_bundle(model, bundles[i % len(bundles)])
-        in_process.append((time.perf_counter() - started) * 1000)
-
-    http_ms = []
-    with running_server(create_app(settings, services=services, run_anchorer=False)) as url, \
-            httpx.Client(base_url=url) as client:
-        client.post("/predict", json={"bundle": bundles[0]})  # warm-up
-        interval = 1.0 / args.rate
-        next_at = time.perf_counter()
-        for i in range(args.requests):
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            started = time.perf_counter()
-            response = client.post("/predict", json={"bundle": bundles[i % len(bundles)]})
-            http_ms.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.text
-            next_at += interval
-
-    result = {"training_seconds_framingham_4240": training, "predict_in_process": pct(in_process),
-              "predict_http": pct(http_ms), "predict_http_p99_ms": pct(http_ms)["p99_ms"],
-              "http_rate_per_s": args.rate, "requests": args.requests, "model": row.id}
-    print(json.dumps(result, indent=None if args.json else 2))
-
-
-if __name__ == "__main__":
-    main()
+    print(json.dumps(predict_bench(records=args.records, rate=args.rate, requests=args.requests), indent=2))

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import requests
+from bindaas.chain.hardhat import ROOT, HardhatNode, free_port  # noqa: F401  (re-exported for tests)
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(os.environ.get("BINDAAS_FHIR_SAMPLES", ROOT.parent / "shared" / "fhir-samples"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def synthea_bundles() -> list[dict[str, Any]]:
@@ -30,40 +20,6 @@ def synthea_bundles() -> list[dict[str, Any]]:
     if len(found) != 5:
         raise FileNotFoundError(f"expected the five Synthea bundles in {SAMPLES} (set BINDAAS_FHIR_SAMPLES)")
     return found
-
-
-class HardhatNode:
-    """`npx hardhat node` on a free loopback port, for the length of the test session."""
-
-    def __init__(self) -> None:
-        if shutil.which("npx") is None or not (ROOT / "node_modules" / "hardhat").exists():
-            raise RuntimeError("Hardhat is not installed: run `npm ci` in the repository root")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(ROOT / ".pytest_cache" / "hardhat-node.log", "w") if (ROOT / ".pytest_cache").exists() \
-            else subprocess.DEVNULL
-        self.proc = subprocess.Popen(["npx", "hardhat", "node", "--hostname", "127.0.0.1", "--port", str(self.port)],
-                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hardhat node exited with {self.proc.returncode}")
-            try:
-                requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-                              timeout=1).raise_for_status()
-                return
-            except requests.RequestException:
-                time.sleep(0.25)
-        self.stop()
-        raise RuntimeError("hardhat node did not answer within 90 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
 
 
 class TcpProxy:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bindaas.demo import signed_envelope
@@ -68,3 +70,17 @@ def test_authorities_and_health_describe_the_deployment(service):
     health = service.client.health()
     assert health["status"] == "ok"
     assert health["chain"]["registry"] == service.chain.deployment.registry
+
+
+def test_bulk_submission_accepts_the_good_and_names_the_bad(service, framingham_bundles):
+    good = [signed_envelope(b, service.chain, service.authorities) for b in framingham_bundles[:4]]
+    bad = signed_envelope(framingham_bundles[4], service.chain, service.authorities[:2])  # policy not met
+    body = {"envelopes": [json.loads(e.model_dump_json()) for e in (*good[:2], bad, *good[2:], good[0])]}
+    response = service.client.http.post("/records/bulk", json=body)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r.get("created") for r in results] == [True, True, None, True, True, False]
+    assert results[2]["problem"]["field"] == "envelopes[2].endorsements"
+    ids = [r["id"] for r in results if "id" in r]
+    service.client.wait_anchored(ids, timeout_s=30)
+    assert all(service.client.verify(rid)["verdict"] == "valid" for rid in set(ids))

@@ -25,12 +25,14 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
         built = services or build_services(settings, chain)
         app.state.services = built
         if run_anchorer:
+            built.chain.watch(settings.registry_poll_s)
             built.anchorer.start()
         try:
             yield
         finally:
             if run_anchorer:
                 built.anchorer.stop()
+                built.chain.stop_watching()
             if services is None:
                 built.engine.dispose()
 

@@ -8,6 +8,7 @@ import ast
 import contextlib
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -137,6 +138,14 @@ class ChainClient:
         self._last_head: int | None = None
         self._keys: dict[str, tuple[int, KeyStatus]] = {}
         self._thresholds: dict[int, int] = {}
+        self._anchors: dict[bytes, AnchorInfo] = {}
+        self._view_lock = threading.Lock()
+        self._watched_head: int | None = None
+        self._watched_at = 0.0
+        self._watch_interval = 0.2
+        self._current_threshold: tuple[int, int] | None = None
+        self._watch_thread: threading.Thread | None = None
+        self._watch_stop = threading.Event()
         self._public_keys: dict[str, bytes] = {}
 
     @property
@@ -171,9 +180,67 @@ class ChainClient:
         self._last_head = head
         return head
 
+    # ------------------------------------------------------------------ registry view
+    # Acceptance needs the registry's state (keys, policy) at a block. Reading it per record costs several
+    # JSON-RPC round trips; instead a watcher follows the chain head and the registry's events, and the cached
+    # state stays valid until an event says otherwise. Records are accepted "as of" the watched head, which is
+    # exact for that block and bound into the Merkle leaf; a change made elsewhere is seen within one poll.
+
+    def refresh(self) -> int:
+        """Move the watched head to the chain's head, dropping cached registry state if the registry changed."""
+        head = self.block_number()
+        with self._view_lock:
+            since = self._watched_head
+            if since is not None and head > since:
+                logs = self._guard(lambda: self.w3.eth.get_logs(
+                    {"address": self.deployment.registry, "fromBlock": since + 1, "toBlock": head}), "eth_getLogs")
+                if logs:
+                    self._keys.clear()
+                    self._current_threshold = None
+            elif since is None:
+                self._keys.clear()
+                self._current_threshold = None
+            self._watched_head = max(head, since or 0)
+            self._watched_at = time.monotonic()
+        return head
+
+    def watch(self, interval_s: float = 0.2) -> None:
+        """Follow the chain head and the registry's events in a background thread."""
+        if self._watch_thread is not None:
+            return
+        self._watch_interval = interval_s
+        try:
+            self.refresh()
+        except ChainUnavailable:
+            pass  # the chain may be down at start-up; the loop keeps trying
+
+        def loop() -> None:
+            while not self._watch_stop.wait(interval_s):
+                try:
+                    self.refresh()
+                except ChainUnavailable:
+                    pass  # acceptance falls back to the last state seen; see head_for_acceptance
+
+        self._watch_thread = threading.Thread(target=loop, name="bindaas-registry-watch", daemon=True)
+        self._watch_thread.start()
+
+    def stop_watching(self) -> None:
+        self._watch_stop.set()
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout=5)
+            self._watch_thread = None
+        self._watch_stop = threading.Event()
+
+    def _watch_fresh(self) -> bool:
+        return (self._watch_thread is not None and self._watched_head is not None
+                and time.monotonic() - self._watched_at < 5 * self._watch_interval)
+
     def head_for_acceptance(self) -> int:
-        """The current block, or during a chain outage the last one seen: acceptance then goes on against the
-        registry state last read, and the record is anchored when the chain returns."""
+        """The block acceptance is judged at: the watched head, else the chain's head, or during a chain outage
+        the last one seen (acceptance goes on against the registry state last read; anchoring waits)."""
+        if self._watch_fresh():
+            assert self._watched_head is not None
+            return self._watched_head
         try:
             return self.block_number()
         except ChainUnavailable:
@@ -189,7 +256,10 @@ class ChainClient:
             return False
 
     def threshold_at(self, block: int) -> int:
-        """The policy k at ``block``; immutable once the block exists, so cached (the newest 1024 blocks)."""
+        """The policy k at ``block``. Read once per registry change while watched; else cached per block."""
+        current = self._current_threshold
+        if self._watch_fresh() and current is not None and current[0] <= block:
+            return current[1]
         if block not in self._thresholds:
             try:
                 value = self._guard(lambda: self.registry.functions.thresholdAt(block).call(), "thresholdAt")
@@ -201,14 +271,16 @@ class ChainClient:
             if len(self._thresholds) >= 1024:
                 self._thresholds.pop(min(self._thresholds))
             self._thresholds[block] = value
+            if self._watch_fresh() and block == self._watched_head:
+                self._current_threshold = (block, value)
         return self._thresholds[block]
 
     def key_status(self, key_id: str, *, at_block: int | None = None) -> KeyStatus:
-        """The registry's view of ``key_id``, re-read whenever the chain has moved; during an outage the last
-        view read is used."""
+        """The registry's view of ``key_id``. While watched, cached until a registry event; otherwise re-read
+        whenever the chain has moved. During an outage the last view read is used."""
         head = self.head_for_acceptance() if at_block is None else at_block
         cached = self._keys.get(key_id)
-        if cached is not None and cached[0] >= head:
+        if cached is not None and (cached[0] >= head or (self._watch_fresh() and cached[0] <= head)):
             return cached[1]
         raw = bytes.fromhex(key_id.removeprefix("0x"))
         try:
@@ -251,12 +323,19 @@ class ChainClient:
         return self._guard(read, "policy")
 
     def anchor_of(self, root: bytes) -> AnchorInfo | None:
-        """The anchor of ``root``, or None when it was never anchored."""
+        """The anchor of ``root``, or None when it was never anchored. An anchor never changes once made, so
+        found ones are cached (the newest 4096)."""
+        cached = self._anchors.get(root)
+        if cached is not None:
+            return cached
         block, timestamp, count, submitter = self._guard(
             lambda: self.anchor.functions.anchorOf(root).call(), "anchorOf")
         if block == 0:
             return None
-        return AnchorInfo("0x" + root.hex(), block, timestamp, count, submitter)
+        if len(self._anchors) >= 4096:
+            self._anchors.pop(next(iter(self._anchors)))
+        self._anchors[root] = AnchorInfo("0x" + root.hex(), block, timestamp, count, submitter)
+        return self._anchors[root]
 
     def model_of(self, model_id: bytes) -> ModelInfo | None:
         """The on-chain provenance of ``model_id``, or None when it was never registered."""
@@ -285,7 +364,8 @@ class ChainClient:
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             else:
                 tx_hash = fn.transact({"from": sender or self.sender})
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s,
+                                                               poll_latency=0.02)
             if receipt["status"] != 1:
                 raise ChainError(f"{what}: transaction {tx_hash.hex()} reverted")
             return TxReceipt("0x" + bytes(tx_hash).hex(), receipt["blockNumber"], receipt["gasUsed"])
@@ -301,21 +381,26 @@ class ChainClient:
         return self._transact(self.models.functions.registerModel(model_id, training_root, metrics_hash, records),
                               "registerModel")
 
+    def _govern(self, fn: Any, what: str, sender: str) -> TxReceipt:
+        receipt = self._transact(fn, what, sender=sender)
+        if self._watched_head is not None:
+            self.refresh()  # a change we made ourselves is seen at once, not one poll later
+        return receipt
+
     def propose_revoke(self, target: str, *, sender: str) -> TxReceipt:
-        return self._transact(self.registry.functions.proposeRevoke(target), "proposeRevoke", sender=sender)
+        return self._govern(self.registry.functions.proposeRevoke(target), "proposeRevoke", sender)
 
     def propose_add(self, target: str, public_key: bytes, *, sender: str) -> TxReceipt:
-        return self._transact(self.registry.functions.proposeAdd(target, public_key), "proposeAdd", sender=sender)
+        return self._govern(self.registry.functions.proposeAdd(target, public_key), "proposeAdd", sender)
 
     def propose_rotate(self, target: str, public_key: bytes, *, sender: str) -> TxReceipt:
-        return self._transact(self.registry.functions.proposeRotate(target, public_key), "proposeRotate",
-                              sender=sender)
+        return self._govern(self.registry.functions.proposeRotate(target, public_key), "proposeRotate", sender)
 
     def propose_threshold(self, threshold: int, *, sender: str) -> TxReceipt:
-        return self._transact(self.registry.functions.proposeThreshold(threshold), "proposeThreshold", sender=sender)
+        return self._govern(self.registry.functions.proposeThreshold(threshold), "proposeThreshold", sender)
 
     def approve(self, proposal_id: int, *, sender: str) -> TxReceipt:
-        return self._transact(self.registry.functions.approve(proposal_id), "approve", sender=sender)
+        return self._govern(self.registry.functions.approve(proposal_id), "approve", sender)
 
     def proposal_count(self) -> int:
         return self._guard(lambda: self.registry.functions.proposalCount().call(), "proposalCount")

@@ -17,7 +17,7 @@ from bindaas.config import Settings
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import record_digest, signed_message
 from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
-from bindaas.errors import PayloadTooLarge, PolicyNotMet, UnknownSigner, WrongDeployment
+from bindaas.errors import BindaasError, PayloadTooLarge, PolicyNotMet, UnknownSigner, WrongDeployment
 from bindaas.fhir.validate import validate_bundle
 from bindaas.ledger.envelope import Envelope
 from bindaas.store import repository
@@ -60,9 +60,8 @@ def check_endorsements(envelope: Envelope, message: bytes, chain: ChainClient, *
     return authorities
 
 
-def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: sessionmaker[Session],
-                    settings: Settings) -> Accepted:
-    """Check ``envelope`` completely, then store it durably (committed before returning)."""
+def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings) -> RecordRow:
+    """Check ``envelope`` completely and return the row to store; raises the first problem found."""
     if len(envelope.endorsements) > settings.max_endorsements:
         raise PayloadTooLarge(f"{len(envelope.endorsements)} endorsements; at most {settings.max_endorsements}",
                               field="endorsements")
@@ -90,6 +89,37 @@ def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: session
         endorsements=[e.model_dump() for e in envelope.endorsements], chain_id=envelope.chain_id,
         registry_address=envelope.registry, accepted_at=repository.now(), accepted_block=block, status="accepted",
     )
+    return row
+
+
+def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: sessionmaker[Session],
+                    settings: Settings) -> Accepted:
+    """Check ``envelope`` completely, then store it durably (committed before returning)."""
+    row = prepare_record(envelope, chain=chain, settings=settings)
     with sessions() as session:
         stored, created = repository.insert_record(session, row=row)
     return Accepted(stored, created)
+
+
+def accept_many(envelopes: list[Envelope], *, chain: ChainClient, sessions: sessionmaker[Session],
+                settings: Settings) -> list[Accepted | BindaasError]:
+    """Check every envelope; store all that pass in one transaction. One result per envelope, in order."""
+    results: list[Accepted | BindaasError] = []
+    rows: list[RecordRow] = []
+    for envelope in envelopes:
+        try:
+            rows.append(prepare_record(envelope, chain=chain, settings=settings))
+            results.append(Accepted(rows[-1], True))
+        except BindaasError as exc:
+            results.append(exc)
+    with sessions() as session:
+        created = repository.insert_records(session, rows=rows)
+    fresh = {row.id for row in created}
+    out: list[Accepted | BindaasError] = []
+    for result in results:
+        if isinstance(result, Accepted):
+            rid = result.record.id
+            result = Accepted(result.record, rid in fresh)
+            fresh.discard(rid)  # the same envelope twice in one bulk is created once
+        out.append(result)
+    return out

@@ -51,6 +51,7 @@ class BatchRow(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)
     block_time: Mapped[int | None] = mapped_column(BigInteger, default=None)
     gas_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    anchored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class ModelRow(Base):

@@ -32,6 +32,26 @@ def insert_record(session: Session, *, row: RecordRow) -> tuple[RecordRow, bool]
         return existing, False
 
 
+def insert_records(session: Session, *, rows: list[RecordRow]) -> list[RecordRow]:
+    """Insert ``rows`` in one transaction and return those newly created; ids already stored are skipped."""
+    if not rows:
+        return []
+    unique = list({row.id: row for row in rows}.values())
+    existing = set(session.scalars(select(RecordRow.id).where(RecordRow.id.in_([r.id for r in unique]))))
+    fresh = [row for row in unique if row.id not in existing]
+    session.add_all(fresh)
+    try:
+        session.commit()
+        return fresh
+    except IntegrityError:  # a concurrent writer stored one of them first: fall back to one at a time
+        session.rollback()
+        return [row for row in fresh if insert_record(session, row=_copy(row))[1]]
+
+
+def _copy(row: RecordRow) -> RecordRow:
+    return RecordRow(**{c.key: getattr(row, c.key) for c in RecordRow.__mapper__.column_attrs if c.key != "seq"})
+
+
 def list_records(session: Session, *, limit: int, offset: int = 0) -> list[RecordRow]:
     return list(session.scalars(select(RecordRow).order_by(RecordRow.seq).offset(offset).limit(limit)))
 
@@ -99,7 +119,8 @@ def mark_anchored(session: Session, *, batch_id: int, tx_hash: str | None, block
                   gas_used: int | None) -> None:
     """Record the batch's anchor and move its records to ``anchored``, in one transaction."""
     session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(
-        status="anchored", tx_hash=tx_hash, block_number=block_number, block_time=block_time, gas_used=gas_used))
+        status="anchored", tx_hash=tx_hash, block_number=block_number, block_time=block_time, gas_used=gas_used,
+        anchored_at=now()))
     session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="anchored"))
     session.commit()
 

@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
 
 from bindaas.api.deps import ServicesDep
 from bindaas.crypto.mldsa import b64
-from bindaas.errors import NotFound
-from bindaas.ledger.accept import accept_envelope
+from bindaas.errors import BindaasError, NotFound
+from bindaas.ledger.accept import accept_envelope, accept_many
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.verify import verify_record
 from bindaas.store import repository
@@ -48,6 +49,29 @@ def submit_record(envelope: Envelope, services: ServicesDep) -> dict[str, Any]:
                                settings=services.settings)
     services.anchorer.notify()
     return {**record_summary(accepted.record), "created": accepted.created}
+
+
+class BulkSubmission(BaseModel):
+    envelopes: list[Envelope] = Field(min_length=1, max_length=1000)
+
+
+@router.post("/bulk")
+def submit_many(submission: BulkSubmission, services: ServicesDep) -> dict[str, Any]:
+    """Accept up to 1,000 signed envelopes at once; each gets its own result (record or problem), and all that
+    pass are stored in one transaction before the answer."""
+    results = accept_many(submission.envelopes, chain=services.chain, sessions=services.sessions,
+                          settings=services.settings)
+    services.anchorer.notify()
+    out = []
+    for index, result in enumerate(results):
+        if isinstance(result, BindaasError):
+            field = f"envelopes[{index}].{result.field}" if result.field else f"envelopes[{index}]"
+            out.append({"index": index, "problem": {"type": f"urn:bindaas:problem:{result.slug}",
+                                                    "title": result.title, "status": result.status,
+                                                    "detail": result.detail, "field": field}})
+        else:
+            out.append({"index": index, **record_summary(result.record), "created": result.created})
+    return {"accepted": sum(1 for r in results if not isinstance(r, BindaasError)), "results": out}
 
 
 @router.get("")

@@ -1,0 +1,268 @@
+"""`bindaas bench`: BinDaaS's metrics, reproducible with one command and bounded in time.
+
+Accuracy lives in `bindaas evaluate`; this measures ingest throughput and latency over real HTTP against a Hardhat
+node it starts on loopback (and the embedded chain for comparison), the same records anchored one transaction per
+record (the design without batching), mining time, gas per record by batch size, computation and communication
+costs, the verification path, and prediction latency and training time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import numpy as np
+
+from bindaas.chain.client import ChainClient, connect
+from bindaas.chain.hardhat import ROOT, HardhatNode, free_port
+from bindaas.config import Settings
+from bindaas.crypto.canonical import canonical_json
+from bindaas.crypto.digest import new_salt, record_digest, record_leaf
+from bindaas.crypto.merkle import merkle_root_and_proofs, root_from_proof
+from bindaas.crypto.mldsa import OWNER_CONTEXT, PrivateKey
+from bindaas.demo import deploy_authorities, signed_envelope
+from bindaas.fhir.datasets import dataset_bundles
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 3) if values else float("nan")
+
+
+def _timed_us(fn: Callable[[], Any], n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return round((time.perf_counter() - started) / n * 1e6, 1)
+
+
+def computation(bundle: dict) -> dict[str, Any]:
+    key = PrivateKey.generate()
+    public = key.public_key()
+    message = b"x" * 100
+    signature = key.sign(message, context=OWNER_CONTEXT)
+    salt = new_salt()
+    canonical = canonical_json(bundle)
+    leaves = [hashlib.sha3_256(i.to_bytes(4, "big")).digest() for i in range(1000)]
+    root, proofs = merkle_root_and_proofs(leaves)
+    return {
+        "mldsa65_keygen_us": _timed_us(PrivateKey.generate, 200),
+        "mldsa65_sign_us": _timed_us(lambda: key.sign(message, context=OWNER_CONTEXT), 300),
+        "mldsa65_verify_us": _timed_us(lambda: public.verify(signature, message, context=OWNER_CONTEXT), 300),
+        "canonical_json_us": _timed_us(lambda: canonical_json(bundle), 500),
+        "sha3_digest_us": _timed_us(lambda: record_digest(canonical, salt), 2000),
+        "merkle_proof_verify_us_batch1000": _timed_us(lambda: root_from_proof(leaves[7], proofs[7]), 2000),
+    }
+
+
+def communication(envelopes: list[str], synthea: str | None) -> dict[str, Any]:
+    leaves = [record_leaf(bytes(32), i) for i in range(1000)]
+    _, proofs = merkle_root_and_proofs(leaves)
+    proof_json = json.dumps([s.to_json() for s in proofs[0]])
+    return {
+        "envelope_bytes_framingham_mean": round(statistics.mean(len(e) for e in envelopes)),
+        "envelope_bytes_synthea": len(synthea) if synthea else None,
+        "verification_proof_bytes_batch1000": {"json": len(proof_json), "raw": 33 * len(proofs[0])},
+        "on_chain_batch_calldata_bytes": 4 + 32 + 32,  # anchorBatch(bytes32 root, uint32 count)
+        "on_chain_per_batch_storage_bytes": 64,  # two slots: root -> (block, time, count, submitter)
+    }
+
+
+def gas_per_record(chain: ChainClient) -> dict[str, Any]:
+    chain.anchor_batch(os.urandom(32), 1)  # the first anchor also initialises the batch counter
+    out = {}
+    for size in (1, 10, 100, 1000):
+        leaves = [os.urandom(32) for _ in range(size)]
+        root, _ = merkle_root_and_proofs(leaves)
+        receipt = chain.anchor_batch(root, size)
+        out[str(size)] = round(receipt.gas_used / size, 2)
+    out["ratio_1000_to_1"] = round(out["1000"] / out["1"], 5)
+    return out
+
+
+def baseline_per_tx(chain: ChainClient, records: int) -> float:
+    """Records anchored one transaction each, as an anchorer without batching would."""
+    started = time.perf_counter()
+    for _ in range(records):
+        chain.anchor_batch(os.urandom(32), 1)
+    return round(records / (time.perf_counter() - started), 1)
+
+
+async def _load(url: str, path: str, bodies: list[bytes], concurrency: int, duration_s: float) -> tuple[int, float]:
+    """Send ``bodies`` with ``concurrency`` in flight until done or ``duration_s``; returns (acknowledged, s)."""
+    queue = list(reversed(bodies))
+    acknowledged = 0
+    started = time.perf_counter()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        async def worker() -> None:
+            nonlocal acknowledged
+            while queue and time.perf_counter() - started < duration_s:
+                body = queue.pop()
+                response = await client.post(path, content=body, headers={"content-type": "application/json"})
+                if response.status_code == 202:
+                    acknowledged += 1
+                elif response.status_code == 200:
+                    acknowledged += response.json()["accepted"]
+                else:
+                    raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return acknowledged, time.perf_counter() - started
+
+
+def _store_latencies(database_url: str) -> tuple[list[float], list[float]]:
+    """submit->anchored (accepted_at -> batch anchored_at) per record, and sealed -> mined per batch, in ms."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT r.accepted_at, b.anchored_at FROM records r JOIN batches b "
+                                 "ON r.batch_id = b.id WHERE b.anchored_at IS NOT NULL")).all()
+        batches = conn.execute(text("SELECT sealed_at, anchored_at FROM batches WHERE anchored_at IS NOT NULL "
+                                    "AND sealed_at IS NOT NULL")).all()
+    engine.dispose()
+
+    def ms(a: Any, b: Any) -> float:
+        parse = (lambda v: v if not isinstance(v, str) else __import__("datetime").datetime.fromisoformat(v))
+        return (parse(b) - parse(a)).total_seconds() * 1000
+
+    return [ms(a, b) for a, b in rows], [ms(a, b) for a, b in batches]
+
+
+def _wait_anchored(url: str, expected: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        counts = httpx.get(f"{url}/health", timeout=10).json()["records"]
+        if counts.get("anchored", 0) >= expected and not counts.get("accepted"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError("records were not all anchored in time")
+
+
+def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], *, workers: int, concurrency: int,
+           duration_s: float, data_dir: Path, deployment: Any) -> dict[str, Any]:
+    deployment.save(data_dir / "deployment.json")
+    env = {**os.environ, "BINDAAS_DATA_DIR": str(data_dir), "BINDAAS_RPC_URL": node_url,
+           "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_BATCH_SIZE": "1000"}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bindaas.cli", "serve", "--port", str(port), "--workers",
+                             str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s))
+        _wait_anchored(url, acknowledged)
+        latencies, mining = _store_latencies(Settings(data_dir=data_dir).resolved_database_url())
+        bulk_ack, bulk_s = asyncio.run(_load(url, "/records/bulk", bulk_bodies, 4, duration_s))
+        _wait_anchored(url, acknowledged + bulk_ack)
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+    return {"ingest_records_per_s": round(acknowledged / seconds, 1), "ingest_records": acknowledged,
+            "ingest_latency_p50_ms": _pct(latencies, 50), "ingest_latency_p99_ms": _pct(latencies, 99),
+            "mining_time_p50_ms": _pct(mining, 50), "mining_time_p99_ms": _pct(mining, 99),
+            "bulk_ingest_records_per_s": round(bulk_ack / bulk_s, 1), "bulk_records": bulk_ack,
+            "api_workers": workers, "client_concurrency": concurrency, "fhir_validation": "schema"}
+
+
+def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int, duration_s: float,
+                    data_dir: Path) -> dict[str, Any]:
+    from bindaas.api.app import create_app
+    from bindaas.api.server import running_server
+    from bindaas.api.services import build_services
+
+    settings = Settings(data_dir=data_dir, fhir_validation="schema", batch_size=1000)
+    services = build_services(settings, chain)
+    with running_server(create_app(settings, services=services)) as url:
+        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s))
+        _wait_anchored(url, acknowledged)
+    services.engine.dispose()
+    latencies, _ = _store_latencies(settings.resolved_database_url())
+    return {"ingest_records_per_s": round(acknowledged / seconds, 1), "ingest_records": acknowledged,
+            "ingest_latency_p50_ms": _pct(latencies, 50), "ingest_latency_p99_ms": _pct(latencies, 99)}
+
+
+def verification(data_dir: Path, chain: ChainClient, limit: int = 1000) -> float:
+    """Full verification reports per second, in-process, over records stored and anchored by the ingest run."""
+    from bindaas.ledger.verify import verify_record
+    from bindaas.store import repository
+    from bindaas.store.database import make_engine, make_sessionmaker
+
+    sessions = make_sessionmaker(make_engine(Settings(data_dir=data_dir).resolved_database_url()))
+    with sessions() as session:
+        rows = repository.records_page(session, after_seq=0, limit=limit)
+        batches = repository.batches_by_id(session, ids={r.batch_id for r in rows if r.batch_id})
+    chain.watch()  # as the API does: registry state is read once, then followed by its events
+    started = time.perf_counter()
+    valid = sum(verify_record(r, batches.get(r.batch_id), chain).verdict == "valid" for r in rows)
+    elapsed = time.perf_counter() - started
+    chain.stop_watching()
+    if valid != len(rows):
+        raise RuntimeError(f"only {valid} of {len(rows)} records verified")
+    return round(len(rows) / elapsed, 1)
+
+
+def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2, concurrency: int = 32,
+              predict: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every measurement, in one run on this machine."""
+    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))
+    result["computation"] = computation(bundles[0])
+    say("computation costs measured")
+    node = HardhatNode()
+    try:
+        chain, authorities = deploy_authorities(node.url)
+        say(f"signing {records} + {records} envelopes before the timed phase")
+        bodies = [signed_envelope(bundles[i % len(bundles)], chain, authorities).model_dump_json().encode()
+                  for i in range(records)]
+        bulk_envelopes = [signed_envelope(bundles[i % len(bundles)], chain, authorities).model_dump_json()
+                          for i in range(records)]
+        bulk_bodies = [("{\"envelopes\":[" + ",".join(bulk_envelopes[i:i + 100]) + "]}").encode()
+                       for i in range(0, len(bulk_envelopes), 100)]
+        synthea = None
+        samples = sorted((ROOT.parent / "shared" / "fhir-samples").glob("*.json"))
+        if samples:
+            synthea = signed_envelope(json.loads(samples[0].read_text()), chain, authorities).model_dump_json()
+        result["communication"] = communication([b.decode() for b in bodies[:200]], synthea)
+        data_dir = Path(tempfile.mkdtemp(prefix="bindaas-bench-"))
+        say("ingest over HTTP against the Hardhat node")
+        result["hardhat"] = ingest(node.url, bodies, bulk_bodies, workers=workers, concurrency=concurrency,
+                                   duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment)
+        result["verify_records_per_s"] = verification(data_dir, chain)
+        say("baseline: one transaction per record")
+        result["baseline_per_tx_records_per_s"] = baseline_per_tx(chain, 200)
+        result["gas_per_record"] = gas_per_record(chain)
+    finally:
+        node.stop()
+    say("ingest over HTTP against the embedded chain")
+    embedded_chain, embedded_authorities = deploy_authorities(None)
+    embedded_bodies = [signed_envelope(b, embedded_chain, embedded_authorities).model_dump_json().encode()
+                       for b in bundles[:min(records, 1500)]]
+    result["embedded"] = embedded_ingest(embedded_bodies, embedded_chain, concurrency=concurrency,
+                                         duration_s=duration_s, data_dir=Path(tempfile.mkdtemp()))
+    for key in ("ingest_records_per_s", "ingest_latency_p50_ms", "ingest_latency_p99_ms", "mining_time_p50_ms"):
+        result[key] = result["hardhat"][key]
+    result["ingest_vs_baseline"] = round(result["ingest_records_per_s"] / result["baseline_per_tx_records_per_s"], 2)
+    if predict:
+        say("prediction latency and training time")
+        from bindaas.ml.benchmark import predict_bench
+
+        result["prediction"] = predict_bench()
+        result["predict_http_p99_ms"] = result["prediction"]["predict_http"]["p99_ms"]
+    return result
