@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -54,7 +55,7 @@ class PublicKey:
         if len(signature) != SIGNATURE_BYTES:
             raise InvalidKey(f"an {ALGORITHM} signature is {SIGNATURE_BYTES} bytes, got {len(signature)}", field=field)
         try:
-            mldsa.MLDSA65PublicKey.from_public_bytes(self.raw).verify(signature, message, context)
+            _openssl_public(self.raw).verify(signature, message, context)
         except InvalidSignature:
             raise SignatureInvalid(f"{ALGORITHM} signature does not verify under key {self.key_id}", field=field)
         except ValueError as exc:  # OpenSSL refuses a malformed key
@@ -73,7 +74,7 @@ class PrivateKey:
         return cls(key.private_bytes_raw())
 
     def _key(self) -> mldsa.MLDSA65PrivateKey:
-        return mldsa.MLDSA65PrivateKey.from_seed_bytes(self.seed)
+        return _openssl_private(self.seed)
 
     def public_key(self) -> PublicKey:
         return PublicKey(self._key().public_key().public_bytes_raw())
@@ -99,6 +100,18 @@ class PrivateKey:
         if len(seed) != SEED_BYTES:
             raise InvalidKey(f"{path}: seed must be {SEED_BYTES} bytes", field="key_file")
         return cls(seed)
+
+
+@lru_cache(maxsize=1024)
+def _openssl_public(raw: bytes) -> mldsa.MLDSA65PublicKey:
+    # Parsing a key costs about as much as a verification: authorities' keys are parsed once, not per record.
+    return mldsa.MLDSA65PublicKey.from_public_bytes(raw)
+
+
+@lru_cache(maxsize=64)
+def _openssl_private(seed: bytes) -> mldsa.MLDSA65PrivateKey:
+    # Expanding the FIPS 204 seed is costly; a signer that signs many records expands it once.
+    return mldsa.MLDSA65PrivateKey.from_seed_bytes(seed)
 
 
 def b64(raw: bytes) -> str:
