@@ -24,7 +24,7 @@ def live_api(tmp_path_factory):
     services.engine.dispose()
 
 
-OPERATIONS = [("POST", "/records"), ("GET", "/records"), ("GET", "/records/{record_id}"),
+OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records"), ("GET", "/records/{record_id}"),
               ("GET", "/records/{record_id}/verify"), ("GET", "/authorities"), ("GET", "/health"),
               ("GET", "/models"), ("GET", "/models/{model_id}"), ("GET", "/models/{model_id}/verify"),
               ("POST", "/predict"), ("POST", "/predict/batch")]
