@@ -17,13 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 import httpx
 import numpy as np
 
-from bindaas.chain.client import ChainClient, connect
+from bindaas.chain.client import ChainClient
 from bindaas.chain.hardhat import ROOT, HardhatNode, free_port
 from bindaas.config import Settings
 from bindaas.crypto.canonical import canonical_json
@@ -133,7 +134,7 @@ def _store_latencies(database_url: str) -> tuple[list[float], list[float]]:
     engine.dispose()
 
     def ms(a: Any, b: Any) -> float:
-        parse = (lambda v: v if not isinstance(v, str) else __import__("datetime").datetime.fromisoformat(v))
+        parse = (lambda v: datetime.fromisoformat(v) if isinstance(v, str) else v)  # SQLite returns text
         return (parse(b) - parse(a)).total_seconds() * 1000
 
     return [ms(a, b) for a, b in rows], [ms(a, b) for a, b in batches]

@@ -32,8 +32,6 @@ OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records
 
 def test_every_operation_is_fuzzed():
     """POST /models/train is left out: a real training per example would take minutes (test_predict_api)."""
-    import json
-    import urllib.request
 
     from bindaas.api.app import create_app
 

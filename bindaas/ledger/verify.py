@@ -53,9 +53,10 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient) ->
     """Run every check on ``row`` and return the report; never raises for a tampered record."""
     checks: list[Check] = []
     digest = record_digest(row.bundle_json.encode("utf-8"), bytes(row.salt)) if len(row.salt) == 32 else b""
-    checks.append(Check("digest", "0x" + digest.hex() == row.id,
-                        "SHA3-256 of tag, salt and canonical bundle matches the record id" if "0x" + digest.hex()
-                        == row.id else "recomputed digest differs from the record id: payload or salt changed",
+    digest_ok = "0x" + digest.hex() == row.id
+    checks.append(Check("digest", digest_ok,
+                        "SHA3-256 of tag, salt and canonical bundle matches the record id" if digest_ok
+                        else "recomputed digest differs from the record id: payload or salt changed",
                         {"recomputed": "0x" + digest.hex()}))
 
     message = signed_message(digest, chain_id=row.chain_id, registry=row.registry_address)

@@ -11,7 +11,7 @@ import numpy as np
 from bindaas.chain.client import ChainClient
 from bindaas.errors import InvalidInput, NotFound
 from bindaas.fhir.features import SPECS, extract
-from bindaas.ml.provenance import ArtifactTampered, metrics_hash, model_id, read_artifact, training_set_root
+from bindaas.ml.provenance import ArtifactTampered, metrics_hash, read_artifact, training_set_root
 from bindaas.store.models import ModelRow
 
 

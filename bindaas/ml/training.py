@@ -8,7 +8,6 @@ import logging
 import pickle
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
