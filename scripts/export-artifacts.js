@@ -4,7 +4,7 @@ const fs = require("fs");
 const path = require("path");
 const hre = require("hardhat");
 
-const SHIPPED = ["AuthorityRegistry", "RecordAnchor", "ModelRegistry"];
+const SHIPPED = ["AuthorityRegistry", "RecordAnchor", "ModelRegistry", "IdentityRegistry", "ConsentRegistry"];
 const OUT_DIR = path.join(__dirname, "..", "bindaas", "chain", "artifacts");
 
 async function main() {
