@@ -1,12 +1,20 @@
-"""Python client for the BinDaaS REST API, plus the helpers that build and sign envelopes on the caller's side."""
+"""Python client for the BinDaaS REST API. With a key it signs in by itself (challenge, ML-DSA-65 signature,
+token) and signs in again when the token expires; it also signs consent changes and opens encrypted exports on
+the caller's side, so private keys never leave it."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from typing import Any
 
 import httpx
 
+from bindaas.chain.access import ConsentStatement
+from bindaas.crypto.digest import record_digest
+from bindaas.crypto.mldsa import AUTH_CONTEXT, CONSENT_CONTEXT, PrivateKey, b64
+from bindaas.crypto.sealing import KemPrivateKey, unseal
 from bindaas.ledger.envelope import Envelope
 
 
@@ -20,10 +28,15 @@ class ApiError(Exception):
 
 
 class BindaasClient:
-    """A thin, typed wrapper over the HTTP API."""
+    """A thin, typed wrapper over the HTTP API, signed in as ``key`` when one is given."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, base_url: str, *, key: PrivateKey | None = None, kem_key: KemPrivateKey | None = None,
+                 timeout_s: float = 30.0) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=timeout_s)
+        self.key = key
+        self.kem_key = kem_key
+        self.token: str | None = None
+        self.role: str | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -34,6 +47,11 @@ class BindaasClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def key_id(self) -> str:
+        assert self.key is not None, "this client has no key"
+        return self.key.public_key().key_id
+
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         if response.status_code >= 400:
             try:
@@ -43,19 +61,61 @@ class BindaasClient:
             raise ApiError(response.status_code, problem)
         return response.json()
 
+    def sign_in(self) -> dict[str, Any]:
+        """The handshake: ask for a challenge, sign it, exchange it for an access token."""
+        assert self.key is not None, "sign_in needs a key"
+        challenge = self._json(self.http.post("/auth/challenge", json={"key_id": self.key_id}))
+        signature = self.key.sign(base64.b64decode(challenge["challenge"]), context=AUTH_CONTEXT)
+        answer = self._json(self.http.post("/auth/token", json={"key_id": self.key_id, "nonce": challenge["nonce"],
+                                                                 "signature": b64(signature)}))
+        self.token, self.role = answer["access_token"], answer["role"]
+        return answer
+
+    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Send a request with the access token (signing in first, and again once if the token has expired)."""
+        if self.key is not None and self.token is None:
+            self.sign_in()
+        headers = kwargs.pop("headers", {})
+        response = self.http.request(method, path, headers=headers | self._auth(), **kwargs)
+        if response.status_code == 401 and self.key is not None and "expired" in response.text:
+            self.sign_in()
+            response = self.http.request(method, path, headers=headers | self._auth(), **kwargs)
+        return self._json(response)
+
+    def _auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"} if self.token else {}
+
+    # ------------------------------------------------------------------ records
+
     def submit(self, envelope: Envelope) -> dict[str, Any]:
         """POST the envelope; returns the record id, digest and status."""
-        return self._json(self.http.post("/records", content=envelope.model_dump_json(),
-                                         headers={"content-type": "application/json"}))
+        return self.request("POST", "/records", content=envelope.model_dump_json(),
+                            headers={"content-type": "application/json"})
 
     def record(self, record_id: str) -> dict[str, Any]:
-        return self._json(self.http.get(f"/records/{record_id}"))
+        return self.request("GET", f"/records/{record_id}")
+
+    def status(self, record_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/records/{record_id}/status")
 
     def verify(self, record_id: str) -> dict[str, Any]:
-        return self._json(self.http.get(f"/records/{record_id}/verify"))
+        return self.request("GET", f"/records/{record_id}/verify")
+
+    def export(self, record_id: str) -> dict[str, Any]:
+        """The encrypted export, opened here with this client's ML-KEM key; the digest is checked against the
+        record id before the bundle is returned (``bundle`` in the result)."""
+        assert self.kem_key is not None, "export needs the reader's ML-KEM key"
+        exported = self.request("GET", f"/records/{record_id}/export")
+        rid = exported["id"]
+        data_key = self.kem_key.unwrap(base64.b64decode(exported["wrapped_key"]), record_id=rid,
+                                       reader=self.key_id)
+        plaintext = unseal(base64.b64decode(exported["payload"]), data_key, record_id=rid)
+        if "0x" + record_digest(plaintext, bytes.fromhex(exported["salt"])).hex() != rid:
+            raise ValueError(f"exported payload of {rid} does not hash to its id")
+        return {**exported, "bundle": json.loads(plaintext)}
 
     def authorities(self) -> dict[str, Any]:
-        return self._json(self.http.get("/authorities"))
+        return self.request("GET", "/authorities")
 
     def health(self) -> dict[str, Any]:
         return self._json(self.http.get("/health"))
@@ -65,8 +125,38 @@ class BindaasClient:
         deadline = time.monotonic() + timeout_s
         waiting = list(record_ids)
         while waiting:
-            waiting = [rid for rid in waiting if self.record(rid)["status"] != "anchored"]
+            waiting = [rid for rid in waiting if self.status(rid)["status"] != "anchored"]
             if waiting and time.monotonic() > deadline:
                 raise TimeoutError(f"{len(waiting)} records not anchored after {timeout_s} s")
             if waiting:
                 time.sleep(0.1)
+
+    # ------------------------------------------------------------------ identities, consents, audit
+
+    def enroll(self, *, role: str, public_key: bytes, kem_public_key: bytes) -> dict[str, Any]:
+        """Enrol a key with a role (the caller must be an authority)."""
+        return self.request("POST", "/identities", json={"role": role, "public_key": b64(public_key),
+                                                         "kem_public_key": b64(kem_public_key)})
+
+    def revoke_identity(self, key_id: str) -> dict[str, Any]:
+        return self.request("POST", f"/identities/{key_id}/revoke")
+
+    def set_consent(self, grantee: str, *, granted: bool = True, not_after: int = 0) -> dict[str, Any]:
+        """As a patient: sign and send a grant (or revocation) of ``grantee``'s read access."""
+        assert self.key is not None, "consents are signed with the patient's key"
+        info = self.request("GET", "/consents/nonce")
+        statement = ConsentStatement(info["chain_id"], info["contract"].lower(), self.key_id, grantee.lower(),
+                                     granted, not_after, info["nonce"])
+        signature = self.key.sign(statement.message(), context=CONSENT_CONTEXT)
+        return self.request("POST", "/consents", json={"grantee": grantee, "granted": granted,
+                                                       "not_after": not_after, "nonce": info["nonce"],
+                                                       "signature": b64(signature)})
+
+    def consents(self, patient: str | None = None) -> dict[str, Any]:
+        return self.request("GET", "/consents", params={"patient": patient} if patient else None)
+
+    def access_log(self, patient: str, *, verify: bool = False) -> dict[str, Any]:
+        return self.request("GET", f"/patients/{patient}/access-log", params={"verify": str(verify).lower()})
+
+    def verify_audit_log(self) -> dict[str, Any]:
+        return self.request("GET", "/audit/verify")

@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
     receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for an anchor transaction to be mined.")
 
+    token_ttl_s: int = Field(900, ge=10, le=86_400, description="Lifetime of an access token.")
+    challenge_ttl_s: int = Field(120, ge=5, le=3_600, description="How long a sign-in challenge may be answered.")
+    token_secret: str | None = Field(None, description="HMAC key of access tokens; default: a file in data_dir/keys, "
+                                                       "shared by every worker on that data_dir.")
+    service_key_file: Path | None = Field(None, description="The service's ML-KEM-768 key (unwraps record keys for "
+                                                            "verification and training); default: data_dir/keys.")
+    audience: str | None = Field(None, description="Who challenges are bound to; default: urn:bindaas:<chain>:<registry>.")
+
     fhir_validation: Literal["schema", "models", "both"] = Field(
         "both", description="HL7's R4 JSON Schema (fast), fhir.resources R4B models, or both."
     )

@@ -9,6 +9,8 @@ BindaasError
  ├── SignatureInvalid        (422) a signature does not verify
  ├── UnknownSigner           (422) an endorsement names a key that is not registered or not valid now
  ├── PolicyNotMet            (422) fewer valid endorsements than the on-chain policy k
+ ├── Unauthorized            (401) no valid access token, or a failed sign-in
+ ├── Forbidden               (403) authenticated, but the role or the patient's consent does not allow it
  ├── PayloadTooLarge         (413)
  ├── NotFound                (404)
  ├── ChainError              (502) the chain refused a transaction (custom error decoded where possible)
@@ -57,6 +59,14 @@ class UnknownSigner(BindaasError):
 
 class PolicyNotMet(BindaasError):
     status, slug, title = 422, "policy-not-met", "Endorsement policy not met"
+
+
+class Unauthorized(BindaasError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(BindaasError):
+    status, slug, title = 403, "forbidden", "Not allowed"
 
 
 class PayloadTooLarge(BindaasError):

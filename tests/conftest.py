@@ -18,6 +18,8 @@ from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.client import BindaasClient
 from bindaas.config import Settings
+from bindaas.crypto.mldsa import PrivateKey
+from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.demo import Authority, deploy_authorities
 from bindaas.fhir.datasets import dataset_bundles
 from tests.helpers import HardhatNode
@@ -54,12 +56,38 @@ def deployed(chain_url: str | None) -> Deployed:
 
 
 @dataclass
+class Person:
+    """An enrolled identity with its keys and a client signed in as it."""
+
+    key: PrivateKey
+    kem: KemPrivateKey
+    client: BindaasClient
+
+    @property
+    def key_id(self) -> str:
+        return self.key.public_key().key_id
+
+
+@dataclass
 class Service:
     url: str
-    client: BindaasClient
+    client: BindaasClient  # signed in as the first authority
     services: Services
     chain: ChainClient
     authorities: list[Authority]
+    _clients: list[BindaasClient]
+
+    def login(self, key: PrivateKey, kem: KemPrivateKey | None = None) -> BindaasClient:
+        client = BindaasClient(self.url, key=key, kem_key=kem)
+        self._clients.append(client)
+        return client
+
+    def enroll(self, role: str, key: PrivateKey | None = None) -> Person:
+        """Enrol a fresh (or the given) key with ``role`` through the API, as the first authority."""
+        key = key or PrivateKey.generate()
+        kem = KemPrivateKey.generate()
+        self.client.enroll(role=role, public_key=key.public_key().raw, kem_public_key=kem.public_key)
+        return Person(key, kem, self.login(key, kem))
 
 
 @pytest.fixture
@@ -89,8 +117,12 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 def service(deployed: Deployed, settings: Settings) -> Iterator[Service]:
     """The API on a real loopback socket, with its anchorer, over the deployed chain."""
     services = build_services(settings, deployed.chain)
-    with running_server(create_app(settings, services=services)) as url, BindaasClient(url) as client:
-        yield Service(url, client, services, deployed.chain, deployed.authorities)
+    with running_server(create_app(settings, services=services)) as url, \
+            BindaasClient(url, key=deployed.authorities[0].key) as client:
+        service = Service(url, client, services, deployed.chain, deployed.authorities, [])
+        yield service
+        for other in service._clients:
+            other.close()
     services.engine.dispose()
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from bindaas import __version__
 from bindaas.api import limits, problems
-from bindaas.api.routes import authorities, health, models, predict, records
+from bindaas.api.auth import authenticated
+from bindaas.api.routes import audit, authorities, consents, health, identities, models, predict, records, signin
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
@@ -41,6 +42,10 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     problems.install(app)
     app.add_middleware(limits.request_limits(max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
                                              read_timeout_s=settings.request_read_timeout_s))
-    for router in (records.router, authorities.router, models.router, predict.router, health.router):
-        app.include_router(router)
+    # Every endpoint but health, sign-in and the OpenAPI pages needs a token; routes then check roles and consent.
+    for router in (records.router, identities.router, consents.router, audit.router, authorities.router,
+                   models.router, predict.router):
+        app.include_router(router, dependencies=[Depends(authenticated)])
+    app.include_router(signin.router)
+    app.include_router(health.router)
     return app

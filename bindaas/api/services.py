@@ -9,10 +9,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bindaas.access.audit import AuditLog
+from bindaas.access.secrets import service_kem_key, token_secret
+from bindaas.access.tokens import TokenIssuer
+from bindaas.chain.access import AccessChain
 from bindaas.chain.client import ChainClient, connect, deploy
 from bindaas.chain.deployment import Deployment
 from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
+from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.ledger.anchorer import Anchorer
 from bindaas.store.database import make_engine, make_sessionmaker
 
@@ -30,6 +35,10 @@ class Services:
     sessions: sessionmaker[Session]
     anchorer: Anchorer
     models: "ModelCache"
+    access: AccessChain
+    service_key: KemPrivateKey
+    tokens: TokenIssuer
+    audit: AuditLog
 
 
 def bootstrap_embedded_chain(settings: Settings, *, authorities: int = 3) -> ChainClient:
@@ -65,4 +74,7 @@ def build_services(settings: Settings, chain: ChainClient | None = None) -> Serv
     anchorer = Anchorer(chain=chain, sessions=sessions, settings=settings)
     from bindaas.ml.serving import ModelCache  # torch-free import, but keeps ml optional for the ledger
 
-    return Services(settings, chain, engine, sessions, anchorer, ModelCache())
+    audience = settings.audience or f"urn:bindaas:{chain.chain_id}:{chain.deployment.registry.lower()}"
+    tokens = TokenIssuer(token_secret(settings), audience=audience, ttl_s=settings.token_ttl_s)
+    return Services(settings, chain, engine, sessions, anchorer, ModelCache(), AccessChain(chain),
+                    service_kem_key(settings), tokens, AuditLog(sessions, anchorer.notify))

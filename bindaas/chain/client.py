@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import requests
 from eth_abi import decode as abi_decode
+from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted
 
@@ -147,6 +148,7 @@ class ChainClient:
         self._watch_thread: threading.Thread | None = None
         self._watch_stop = threading.Event()
         self._public_keys: dict[str, bytes] = {}
+        self.identity_epoch = 0  # bumped whenever the identity registry emits an event (enrol, revoke)
 
     @property
     def embedded(self) -> bool:
@@ -173,6 +175,17 @@ class ChainClient:
             detail = f"{what} reverted with {name}{args}" if name else f"{what} reverted: {exc}"
             raise ChainError(detail, error_name=name, args=args) from exc
 
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """Run a read against the chain with this client's locking and error translation."""
+        return self._guard(fn, what)
+
+    def transact(self, fn: Any, what: str) -> TxReceipt:
+        """Send a contract call as this client's sender; a change is seen by the watcher at once."""
+        receipt = self._transact(fn, what)
+        if self._watched_head is not None:
+            self.refresh()
+        return receipt
+
     # ------------------------------------------------------------------ reads
 
     def block_number(self) -> int:
@@ -192,14 +205,18 @@ class ChainClient:
         with self._view_lock:
             since = self._watched_head
             if since is not None and head > since:
+                watched = [a for a in (self.deployment.registry, self.deployment.identities) if a]
                 logs = self._guard(lambda: self.w3.eth.get_logs(
-                    {"address": self.deployment.registry, "fromBlock": since + 1, "toBlock": head}), "eth_getLogs")
-                if logs:
+                    {"address": watched, "fromBlock": since + 1, "toBlock": head}), "eth_getLogs")
+                if any(log["address"].lower() == self.deployment.registry.lower() for log in logs):
                     self._keys.clear()
                     self._current_threshold = None
+                if any(log["address"].lower() != self.deployment.registry.lower() for log in logs):
+                    self.identity_epoch += 1
             elif since is None:
                 self._keys.clear()
                 self._current_threshold = None
+                self.identity_epoch += 1
             self._watched_head = max(head, since or 0)
             self._watched_at = time.monotonic()
         return head
@@ -230,6 +247,10 @@ class ChainClient:
             self._watch_thread.join(timeout=5)
             self._watch_thread = None
         self._watch_stop = threading.Event()
+
+    def watch_fresh(self) -> bool:
+        """Whether the watcher has seen the chain recently (cached registry views are then current)."""
+        return self._watch_fresh()
 
     def _watch_fresh(self) -> bool:
         return (self._watch_thread is not None and self._watched_head is not None
@@ -337,6 +358,17 @@ class ChainClient:
         self._anchors[root] = AnchorInfo("0x" + root.hex(), block, timestamp, count, submitter)
         return self._anchors[root]
 
+    def anchored_roots(self, *, submitter: str | None = None) -> list[str]:
+        """Every root anchored since deployment (by ``submitter`` if given), from the BatchAnchored events."""
+        topic = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
+        topics: list[Any] = [topic, None]
+        if submitter:
+            topics.append("0x" + "00" * 12 + submitter.lower().removeprefix("0x"))
+        logs = self._guard(lambda: self.w3.eth.get_logs({
+            "address": self.deployment.anchor, "fromBlock": self.deployment.deployed_block, "toBlock": "latest",
+            "topics": topics}), "eth_getLogs(BatchAnchored)")
+        return ["0x" + bytes(log["topics"][1]).hex() for log in logs]
+
     def model_of(self, model_id: bytes) -> ModelInfo | None:
         """The on-chain provenance of ``model_id``, or None when it was never registered."""
         if self.models is None:
@@ -423,7 +455,9 @@ def deploy(w3: Web3, *, authorities: Sequence[str], public_keys: Sequence[bytes]
         registry, block = create("AuthorityRegistry", list(authorities), list(public_keys), threshold)
         anchor, _ = create("RecordAnchor", registry)
         models, _ = create("ModelRegistry", registry)
+        identities, _ = create("IdentityRegistry", registry)
+        consents, _ = create("ConsentRegistry", registry, identities)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise ChainUnavailable(f"deploy: chain node unreachable ({type(exc).__name__})") from exc
     return Deployment(chain_id=w3.eth.chain_id, registry=registry, anchor=anchor, deployed_block=block,
-                      authorities=list(authorities), models=models)
+                      authorities=list(authorities), models=models, identities=identities, consents=consents)

@@ -17,6 +17,8 @@ class Deployment:
     deployed_block: int
     authorities: list[str] = field(default_factory=list)
     models: str | None = None
+    identities: str | None = None
+    consents: str | None = None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

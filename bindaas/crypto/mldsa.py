@@ -26,6 +26,8 @@ SEED_BYTES = 32
 
 OWNER_CONTEXT = b"bindaas/owner/v1"
 ENDORSEMENT_CONTEXT = b"bindaas/endorsement/v1"
+AUTH_CONTEXT = b"bindaas/auth/v1"
+CONSENT_CONTEXT = b"bindaas/consent/v1"
 
 
 def key_id(public_key: bytes) -> str:

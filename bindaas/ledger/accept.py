@@ -20,6 +20,7 @@ from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, 
 from bindaas.errors import BindaasError, PayloadTooLarge, PolicyNotMet, UnknownSigner, WrongDeployment
 from bindaas.fhir.validate import validate_bundle
 from bindaas.ledger.envelope import Envelope
+from bindaas.ledger.payload import seal_payload
 from bindaas.store import repository
 from bindaas.store.models import RecordRow
 
@@ -60,8 +61,10 @@ def check_endorsements(envelope: Envelope, message: bytes, chain: ChainClient, *
     return authorities
 
 
-def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings) -> RecordRow:
-    """Check ``envelope`` completely and return the row to store; raises the first problem found."""
+def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings,
+                   service_public_key: bytes) -> RecordRow:
+    """Check ``envelope`` completely and return the row to store (payload encrypted, its key wrapped for the
+    service's ML-KEM key); raises the first problem found."""
     if len(envelope.endorsements) > settings.max_endorsements:
         raise PayloadTooLarge(f"{len(envelope.endorsements)} endorsements; at most {settings.max_endorsements}",
                               field="endorsements")
@@ -73,7 +76,8 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings
     owner_signature = unb64(envelope.owner.signature, field="owner.signature")
     canonical = canonical_json(envelope.bundle)
     digest = record_digest(canonical, envelope.salt_bytes())
-    message = signed_message(digest, chain_id=envelope.chain_id, registry=envelope.registry)
+    message = signed_message(digest, chain_id=envelope.chain_id, registry=envelope.registry,
+                             patient=envelope.patient)
     owner_key.verify(owner_signature, message, context=OWNER_CONTEXT, field="owner.signature")
 
     block = chain.head_for_acceptance()
@@ -83,8 +87,11 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings
         raise PolicyNotMet(f"{len(authorities)} distinct authorities endorsed this record; the policy needs "
                            f"{required}", field="endorsements")
 
+    record_id = "0x" + digest.hex()
+    payload, service_key = seal_payload(canonical, record_id=record_id, service_public_key=service_public_key)
     row = RecordRow(
-        id="0x" + digest.hex(), bundle_json=canonical.decode("utf-8"), salt=envelope.salt_bytes(),
+        id=record_id, patient_id=envelope.patient.lower(), payload=payload, service_key=service_key,
+        salt=envelope.salt_bytes(),
         owner_public_key=owner_key.raw, owner_signature=owner_signature,
         endorsements=[e.model_dump() for e in envelope.endorsements], chain_id=envelope.chain_id,
         registry_address=envelope.registry, accepted_at=repository.now(), accepted_block=block, status="accepted",
@@ -93,22 +100,23 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings
 
 
 def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: sessionmaker[Session],
-                    settings: Settings) -> Accepted:
+                    settings: Settings, service_public_key: bytes) -> Accepted:
     """Check ``envelope`` completely, then store it durably (committed before returning)."""
-    row = prepare_record(envelope, chain=chain, settings=settings)
+    row = prepare_record(envelope, chain=chain, settings=settings, service_public_key=service_public_key)
     with sessions() as session:
         stored, created = repository.insert_record(session, row=row)
     return Accepted(stored, created)
 
 
 def accept_many(envelopes: list[Envelope], *, chain: ChainClient, sessions: sessionmaker[Session],
-                settings: Settings) -> list[Accepted | BindaasError]:
+                settings: Settings, service_public_key: bytes) -> list[Accepted | BindaasError]:
     """Check every envelope; store all that pass in one transaction. One result per envelope, in order."""
     results: list[Accepted | BindaasError] = []
     rows: list[RecordRow] = []
     for envelope in envelopes:
         try:
-            rows.append(prepare_record(envelope, chain=chain, settings=settings))
+            rows.append(prepare_record(envelope, chain=chain, settings=settings,
+                                       service_public_key=service_public_key))
             results.append(Accepted(rows[-1], True))
         except BindaasError as exc:
             results.append(exc)

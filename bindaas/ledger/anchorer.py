@@ -1,4 +1,4 @@
-"""The anchorer: commits accepted records to the chain in Merkle batches.
+"""The anchorer: commits accepted records, and audit events, to the chain in Merkle batches.
 
 Records are committed to the store before the API answers; the anchorer claims the oldest unbatched ones (a
 full batch, or whatever waited ``batch_max_delay_s``), writes each record's inclusion proof in the same database
@@ -17,13 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
-from bindaas.crypto.digest import record_leaf
+from bindaas.crypto.digest import audit_leaf, record_leaf
 from bindaas.crypto.merkle import merkle_root_and_proofs
 from bindaas.errors import ChainError, ChainUnavailable
 from bindaas.store import repository
-from bindaas.store.models import BatchRow
+from bindaas.store.models import AuditRow, BatchRow, RecordRow
 
 log = logging.getLogger(__name__)
+
+
+def leaf_of(row: RecordRow | AuditRow) -> bytes:
+    """The Merkle leaf a row is anchored under (records bind their acceptance block; audit events their digest)."""
+    digest = bytes.fromhex(row.id[2:])
+    return record_leaf(digest, row.accepted_block) if isinstance(row, RecordRow) else audit_leaf(digest)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -45,24 +51,31 @@ class Anchorer:
         self.mining_times_ms: list[float] = []
 
     def run_once(self, *, force: bool = False) -> int:
-        """Finish open batches, then seal and anchor at most one new batch. Returns records anchored."""
+        """Finish open batches, then seal and anchor at most one new batch of records and one of audit events.
+        Returns rows anchored."""
         anchored = 0
         with self.sessions() as session:
             for batch in repository.open_batches(session):
                 anchored += self._anchor(session, batch)
-            rows = repository.unbatched(session, limit=self.settings.batch_size, lock=True)
-            if not rows:
-                return anchored
-            waited = (repository.now() - as_utc(rows[0].accepted_at)).total_seconds()
-            if not force and len(rows) < self.settings.batch_size and waited < self.settings.batch_max_delay_s:
-                return anchored
-            leaves = [record_leaf(bytes.fromhex(row.id[2:]), row.accepted_block) for row in rows]
-            root, proofs = merkle_root_and_proofs(leaves)
-            batch = repository.claim_batch(session, root="0x" + root.hex(), records=rows,
-                                           proofs=[[step.to_json() for step in proof] for proof in proofs])
-            if batch is None:  # another anchorer took some of these records first
-                return anchored
-            return anchored + self._anchor(session, batch)
+            for ledger in (RecordRow, AuditRow):
+                anchored += self._seal(session, ledger, force=force)
+        return anchored
+
+    def _seal(self, session: Session, ledger: repository.Ledger, *, force: bool) -> int:
+        rows = repository.unbatched(session, limit=self.settings.batch_size, lock=True, ledger=ledger)
+        if not rows:
+            session.rollback()  # release the row locks taken by the look-up
+            return 0
+        waited = (repository.now() - as_utc(rows[0].accepted_at)).total_seconds()
+        if not force and len(rows) < self.settings.batch_size and waited < self.settings.batch_max_delay_s:
+            session.rollback()
+            return 0
+        root, proofs = merkle_root_and_proofs([leaf_of(row) for row in rows])
+        batch = repository.claim_batch(session, root="0x" + root.hex(), records=rows, ledger=ledger,
+                                       proofs=[[step.to_json() for step in proof] for proof in proofs])
+        if batch is None:  # another anchorer took some of these rows first
+            return 0
+        return self._anchor(session, batch)
 
     def _anchor(self, session: Session, batch: BatchRow) -> int:
         root = bytes.fromhex(batch.root[2:])
@@ -95,7 +108,8 @@ class Anchorer:
         while True:
             self.run_once(force=True)
             with self.sessions() as session:
-                if not repository.unbatched(session, limit=1) and not repository.open_batches(session):
+                if (not repository.unbatched(session, limit=1) and not repository.open_batches(session)
+                        and not repository.unbatched(session, limit=1, ledger=AuditRow)):
                     return
             if time.monotonic() > deadline:
                 raise TimeoutError("records still waiting to be anchored")

@@ -1,7 +1,8 @@
 """The signed submission envelope: a FHIR R4 Bundle, its salt, the owner's signature and authority endorsements.
 
 Built and signed on the client: the owner's private key (the patient's or submitting clinician's) never leaves
-it, and each authority endorses with its own key.
+it, and each authority endorses with its own key. ``patient`` names the identity (key id) whose consent governs
+who may read the record; it defaults to the owner, and it is signed, so nobody can re-file the record under another.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Envelope(BaseModel):
     salt: str = Field(pattern=r"^(0x)?[0-9a-fA-F]{64}$", description="32 random bytes, hex; kept off-chain")
     chain_id: int = Field(ge=1)
     registry: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="address of the AuthorityRegistry")
+    patient: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="key id of the patient the record is about")
     owner: OwnerSignature
     endorsements: list[Endorsement] = Field(default_factory=list)
 
@@ -50,17 +52,19 @@ class Envelope(BaseModel):
         return record_digest(canonical_json(self.bundle), self.salt_bytes())
 
     def message(self) -> bytes:
-        return signed_message(self.digest(), chain_id=self.chain_id, registry=self.registry)
+        return signed_message(self.digest(), chain_id=self.chain_id, registry=self.registry, patient=self.patient)
 
 
 def build_envelope(bundle: dict[str, Any], *, owner: PrivateKey, chain_id: int, registry: str,
-                   salt: bytes | None = None) -> Envelope:
-    """Salt and owner-sign ``bundle`` for the deployment (``chain_id``, ``registry``)."""
+                   patient: str | None = None, salt: bytes | None = None) -> Envelope:
+    """Salt and owner-sign ``bundle`` for the deployment (``chain_id``, ``registry``) and ``patient`` (a key id;
+    default: the owner's)."""
     salt = salt or new_salt()
+    patient = (patient or owner.public_key().key_id).lower()
     digest = record_digest(canonical_json(bundle), salt)
-    message = signed_message(digest, chain_id=chain_id, registry=registry)
+    message = signed_message(digest, chain_id=chain_id, registry=registry, patient=patient)
     return Envelope(
-        bundle=bundle, salt=salt.hex(), chain_id=chain_id, registry=registry,
+        bundle=bundle, salt=salt.hex(), chain_id=chain_id, registry=registry, patient=patient,
         owner=OwnerSignature(public_key=b64(owner.public_key().raw),
                              signature=b64(owner.sign(message, context=OWNER_CONTEXT))),
     )

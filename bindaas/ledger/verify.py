@@ -1,7 +1,8 @@
 """Verification of a stored record, as a report a person can read.
 
 Everything is recomputed from what is stored and what is on chain; nothing the store says about itself (its
-digest, its root, its status) is trusted. The digest is recomputed from the stored bytes, the leaf from that
+digest, its root, its status) is trusted. The payload is stored encrypted: the service decrypts it in memory with
+its own key to recompute the digest and shows the caller (an auditor, say) only the verdict, never the content. The digest is recomputed from the stored bytes, the leaf from that
 digest, the root from the leaf and the proof, and that root is looked up on chain. Signatures are checked against
 the public keys the registry published, and the signers and policy k against the registry at the block where the
 record was accepted (which the leaf binds).
@@ -17,7 +18,9 @@ from bindaas.chain.client import ChainClient
 from bindaas.crypto.digest import record_digest, record_leaf, signed_message
 from bindaas.crypto.merkle import ProofStep, root_from_proof
 from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
+from bindaas.crypto.sealing import DecryptionFailed, KemPrivateKey
 from bindaas.errors import BindaasError
+from bindaas.ledger.payload import open_payload
 from bindaas.store.models import BatchRow, RecordRow
 
 
@@ -49,17 +52,25 @@ def _signature_check(name: str, key: bytes, signature: bytes, message: bytes, co
         return Check(name, False, exc.detail)
 
 
-def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient) -> VerificationReport:
-    """Run every check on ``row`` and return the report; never raises for a tampered record."""
+def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, *,
+                  plaintext: bytes | None) -> VerificationReport:
+    """Run every check on ``row`` (``plaintext``: its decrypted payload, None when it did not decrypt) and return
+    the report; never raises for a tampered record."""
     checks: list[Check] = []
-    digest = record_digest(row.bundle_json.encode("utf-8"), bytes(row.salt)) if len(row.salt) == 32 else b""
-    digest_ok = "0x" + digest.hex() == row.id
-    checks.append(Check("digest", digest_ok,
-                        "SHA3-256 of tag, salt and canonical bundle matches the record id" if digest_ok
-                        else "recomputed digest differs from the record id: payload or salt changed",
-                        {"recomputed": "0x" + digest.hex()}))
+    if plaintext is None:
+        digest = b""
+        checks.append(Check("digest", False, "stored payload does not decrypt (AES-256-GCM tag or wrapped key "
+                                             "fails): ciphertext changed"))
+    else:
+        digest = record_digest(plaintext, bytes(row.salt)) if len(row.salt) == 32 else b""
+        digest_ok = "0x" + digest.hex() == row.id
+        checks.append(Check("digest", digest_ok,
+                            "SHA3-256 of tag, salt and canonical bundle matches the record id" if digest_ok
+                            else "recomputed digest differs from the record id: payload or salt changed",
+                            {"recomputed": "0x" + digest.hex()}))
 
-    message = signed_message(digest, chain_id=row.chain_id, registry=row.registry_address)
+    message = signed_message(digest or bytes(32), chain_id=row.chain_id, registry=row.registry_address,
+                             patient=row.patient_id)
     checks.append(_signature_check("owner_signature", bytes(row.owner_public_key), bytes(row.owner_signature),
                                    message, OWNER_CONTEXT))
 
@@ -97,7 +108,7 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient) ->
     if not pending:
         try:
             proof = [ProofStep.from_json(step) for step in row.proof or []]
-            root = root_from_proof(record_leaf(digest, block), proof)
+            root = root_from_proof(record_leaf(digest or bytes(32), block), proof)
             proof_ok = "0x" + root.hex() == batch.root
             checks.append(Check("merkle_proof", proof_ok, "inclusion proof leads to the batch root" if proof_ok
                                 else "inclusion proof does not lead to the batch root",
@@ -124,3 +135,13 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient) ->
     else:
         verdict, summary = "valid", "VALID: digest, signatures, signers, policy and on-chain anchor all verify"
     return VerificationReport(row.id, verdict, failed, summary, checks)
+
+
+def verify_stored(row: RecordRow, batch: BatchRow | None, chain: ChainClient,
+                  service_key: KemPrivateKey) -> VerificationReport:
+    """Decrypt ``row`` in memory with the service's key and verify it; the plaintext goes no further."""
+    try:
+        plaintext = open_payload(row, service_key)
+    except DecryptionFailed:
+        plaintext = None
+    return verify_record(row, batch, chain, plaintext=plaintext)

@@ -15,6 +15,8 @@ from sklearn.model_selection import train_test_split
 from bindaas.api.services import Services
 from bindaas.errors import InvalidInput
 from bindaas.fhir.features import SPECS, FeatureSpec, extract, label
+from bindaas.crypto.sealing import DecryptionFailed
+from bindaas.ledger.payload import open_payload
 from bindaas.ledger.verify import verify_record
 from bindaas.ml.estimators import MODEL_KINDS, make_model
 from bindaas.ml.evaluate import scores
@@ -46,11 +48,16 @@ def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
             break
         after = page[-1].seq
         for row in page:
-            report = verify_record(row, batches.get(row.batch_id) if row.batch_id else None, services.chain)
-            if report.verdict != "valid":
+            try:
+                plaintext: bytes | None = open_payload(row, services.service_key)
+            except DecryptionFailed:
+                plaintext = None
+            report = verify_record(row, batches.get(row.batch_id) if row.batch_id else None, services.chain,
+                                   plaintext=plaintext)
+            if report.verdict != "valid" or plaintext is None:
                 excluded[f"verification {report.verdict}"] += 1
                 continue
-            bundle = json.loads(row.bundle_json)
+            bundle = json.loads(plaintext)
             outcome = label(bundle, spec)
             if outcome is None:
                 excluded["no label for this task"] += 1

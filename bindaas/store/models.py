@@ -1,10 +1,16 @@
-"""SQLAlchemy 2.0 tables. Nothing here goes on chain; the chain holds only Merkle roots of salted digests."""
+"""SQLAlchemy 2.0 tables. Nothing here goes on chain; the chain holds only Merkle roots of salted digests.
+
+No table holds health data in the clear: record payloads are AES-256-GCM ciphertexts whose data keys are stored
+only wrapped (ML-KEM-768) for the service and for readers the patient allowed; audit events name key ids and
+record digests, never clinical content.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -13,13 +19,15 @@ class Base(DeclarativeBase):
 
 
 class RecordRow(Base):
-    """One accepted submission: the canonical bundle, its salt and signatures, and where it is anchored."""
+    """One accepted submission: the encrypted canonical bundle, its salt and signatures, and where it is anchored."""
 
     __tablename__ = "records"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(66), unique=True)  # 0x + hex SHA3-256 digest
-    bundle_json: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON, as hashed
+    patient_id: Mapped[str] = mapped_column(String(66), index=True)  # the patient's identity key id
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # AES-256-GCM of the RFC 8785 canonical JSON, as hashed
+    service_key: Mapped[bytes] = mapped_column(LargeBinary)  # the data key, wrapped for the service's ML-KEM key
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     owner_public_key: Mapped[bytes] = mapped_column(LargeBinary)
     owner_signature: Mapped[bytes] = mapped_column(LargeBinary)
@@ -42,6 +50,7 @@ class BatchRow(Base):
     __tablename__ = "batches"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), default="records")  # records | audit
     root: Mapped[str] = mapped_column(String(66), unique=True)
     size: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="claimed")
@@ -71,3 +80,47 @@ class ModelRow(Base):
     excluded: Mapped[dict] = mapped_column(JSON)  # why records were left out, by reason
     tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
     block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class WrappedKeyRow(Base):
+    """A record's data key wrapped for one reader's ML-KEM-768 key (the patient, or a grantee with consent)."""
+
+    __tablename__ = "wrapped_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(66), index=True)
+    reader_id: Mapped[str] = mapped_column(String(66), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (UniqueConstraint("record_id", "reader_id"),)
+
+
+class ChallengeRow(Base):
+    """An authentication challenge: usable once, by one key, until it expires."""
+
+    __tablename__ = "challenges"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(66))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditRow(Base):
+    """One FHIR AuditEvent (canonical JSON, no clinical content), anchored in Merkle batches like records."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(66), unique=True)  # 0x + SHA3-256 of the tagged canonical event
+    patient_id: Mapped[str | None] = mapped_column(String(66), index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(66))
+    action: Mapped[str] = mapped_column(String(32))
+    success: Mapped[bool] = mapped_column(Boolean)
+    event_json: Mapped[str] = mapped_column(Text)
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when the service logged it
+    status: Mapped[str] = mapped_column(String(16), default="accepted")
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), default=None)
+    leaf_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    proof: Mapped[list | None] = mapped_column(JSON, default=None)
+
+    __table_args__ = (Index("ix_audit_unbatched", "batch_id", "seq"),)

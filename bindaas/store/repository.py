@@ -8,7 +8,10 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bindaas.store.models import BatchRow, ModelRow, RecordRow
+from bindaas.store.models import AuditRow, BatchRow, ModelRow, RecordRow
+
+Ledger = type[RecordRow] | type[AuditRow]  # the two kinds of rows anchored in Merkle batches
+BATCH_KIND: dict[type, str] = {RecordRow: "records", AuditRow: "audit"}
 
 
 def now() -> datetime:
@@ -52,18 +55,21 @@ def _copy(row: RecordRow) -> RecordRow:
     return RecordRow(**{c.key: getattr(row, c.key) for c in RecordRow.__mapper__.column_attrs if c.key != "seq"})
 
 
-def list_records(session: Session, *, limit: int, offset: int = 0) -> list[RecordRow]:
-    return list(session.scalars(select(RecordRow).order_by(RecordRow.seq).offset(offset).limit(limit)))
+def list_records(session: Session, *, limit: int, offset: int = 0, patient: str | None = None) -> list[RecordRow]:
+    stmt = select(RecordRow).order_by(RecordRow.seq).offset(offset).limit(limit)
+    if patient is not None:
+        stmt = stmt.where(RecordRow.patient_id == patient)
+    return list(session.scalars(stmt))
 
 
 def count_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(RecordRow.status, func.count()).group_by(RecordRow.status)).all())
 
 
-def unbatched(session: Session, *, limit: int, lock: bool = False) -> list[RecordRow]:
-    """The oldest accepted records that no batch has claimed yet. With ``lock``, rows another anchorer holds
-    are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers instead)."""
-    stmt = select(RecordRow).where(RecordRow.batch_id.is_(None)).order_by(RecordRow.seq).limit(limit)
+def unbatched(session: Session, *, limit: int, lock: bool = False, ledger: Ledger = RecordRow) -> list:
+    """The oldest accepted rows of ``ledger`` that no batch has claimed yet. With ``lock``, rows another anchorer
+    holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers instead)."""
+    stmt = select(ledger).where(ledger.batch_id.is_(None)).order_by(ledger.seq).limit(limit)
     if lock:
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.scalars(stmt))
@@ -73,24 +79,24 @@ def oldest_unbatched_time(session: Session) -> datetime | None:
     return session.scalar(select(func.min(RecordRow.accepted_at)).where(RecordRow.batch_id.is_(None)))
 
 
-def claim_batch(session: Session, *, root: str, records: list[RecordRow], proofs: list[list[dict]]) -> BatchRow | None:
-    """Claim ``records`` for a new batch with ``root`` in one transaction, writing each inclusion proof.
-
-    Returns None (and changes nothing) when another anchorer claimed any of them first.
+def claim_batch(session: Session, *, root: str, records: list, proofs: list[list[dict]],
+                ledger: Ledger = RecordRow) -> BatchRow | None:
+    """Claim ``records`` (rows of ``ledger``) for a new batch with ``root`` in one transaction, writing each
+    inclusion proof. Returns None (and changes nothing) when another anchorer claimed any of them first.
     """
-    batch = BatchRow(root=root, size=len(records), status="claimed", created_at=now())
+    batch = BatchRow(root=root, kind=BATCH_KIND[ledger], size=len(records), status="claimed", created_at=now())
     session.add(batch)
     session.flush()
     claimed = session.execute(
-        update(RecordRow)
-        .where(RecordRow.seq.in_([r.seq for r in records]), RecordRow.batch_id.is_(None))
+        update(ledger)
+        .where(ledger.seq.in_([r.seq for r in records]), ledger.batch_id.is_(None))
         .values(batch_id=batch.id)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != len(records):
         session.rollback()
         return None
-    table = RecordRow.__table__  # Core UPDATE: one executemany, not the ORM's per-object path
+    table = ledger.__table__  # Core UPDATE: one executemany, not the ORM's per-object path
     session.execute(
         update(table).where(table.c.seq == bindparam("row_seq")).values(leaf_index=bindparam("leaf"),
                                                                         proof=bindparam("path")),
@@ -105,8 +111,8 @@ def open_batches(session: Session) -> list[BatchRow]:
     return list(session.scalars(select(BatchRow).where(BatchRow.status != "anchored").order_by(BatchRow.id)))
 
 
-def batch_records(session: Session, *, batch_id: int) -> list[RecordRow]:
-    stmt = select(RecordRow).where(RecordRow.batch_id == batch_id).order_by(RecordRow.leaf_index)
+def batch_records(session: Session, *, batch_id: int, ledger: Ledger = RecordRow) -> list:
+    stmt = select(ledger).where(ledger.batch_id == batch_id).order_by(ledger.leaf_index)
     return list(session.scalars(stmt))
 
 
@@ -122,6 +128,7 @@ def mark_anchored(session: Session, *, batch_id: int, tx_hash: str | None, block
         status="anchored", tx_hash=tx_hash, block_number=block_number, block_time=block_time, gas_used=gas_used,
         anchored_at=now()))
     session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="anchored"))
+    session.execute(update(AuditRow).where(AuditRow.batch_id == batch_id).values(status="anchored"))
     session.commit()
 
 

@@ -25,5 +25,6 @@ def health(services: ServicesDep) -> dict[str, Any]:
     healthy = block is not None and services.anchorer.last_error is None
     return {"status": "ok" if healthy else "degraded", "chain": {
         "embedded": services.chain.embedded, "chain_id": services.chain.chain_id, "block": block,
-        "registry": services.chain.deployment.registry}, "records": counts,
+        "registry": services.chain.deployment.registry, "identities": services.chain.deployment.identities,
+        "consents": services.chain.deployment.consents}, "records": counts,
         "anchorer_error": services.anchorer.last_error}

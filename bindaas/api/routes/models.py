@@ -7,6 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.errors import NotFound
 from bindaas.store import repository
@@ -39,8 +40,10 @@ def load_model_row(services: ServicesDep, model_id: str) -> ModelRow:
 
 
 @router.post("/train", status_code=status.HTTP_201_CREATED)
-def train(request: TrainRequest, services: ServicesDep) -> dict[str, Any]:
-    """Train a model on the records that verify, and register its id and training-set root on chain."""
+def train(request: TrainRequest, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """Train a model on the records that verify (authorities only: the service decrypts them with its own key),
+    and register its id and training-set root on chain."""
+    require_role(caller, "authority", doing="train models")
     from bindaas.ml.training import train_from_store  # torch loads only when a model is trained
 
     row = train_from_store(services, task=request.task, kind=request.kind, device=request.device,

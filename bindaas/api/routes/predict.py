@@ -8,13 +8,18 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bindaas.access.policy import authorize_read
+from bindaas.access.signin import Caller
+from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.api.services import Services
 from bindaas.errors import BindaasError, NotFound
 from bindaas.fhir.validate import validate_bundle
+from bindaas.ledger.payload import open_payload
 from bindaas.store import repository
 
 router = APIRouter(prefix="/predict", tags=["predict"])
+PREDICTORS = ("authority", "clinician", "patient")
 
 
 class PredictRequest(BaseModel):
@@ -37,26 +42,32 @@ class BatchRequest(BaseModel):
     model_id: str | None = None
 
 
-def _bundle(request: PredictRequest, services: Services) -> dict[str, Any]:
+def _bundle(request: PredictRequest, services: Services, caller: Caller) -> dict[str, Any]:
     if request.record_id is not None:
         with services.sessions() as session:
             row = repository.get_record(session, record_id=request.record_id.lower())
         if row is None:
             raise NotFound(f"no record with id {request.record_id}", field="record_id")
-        return json.loads(row.bundle_json)
+        authorize_read(caller, patient=row.patient_id, record=row.id, action="predict", access=services.access,
+                       audit=services.audit)
+        bundle = json.loads(open_payload(row, services.service_key))
+        services.audit.record(action="predict", agent=caller.key_id, role=caller.role, patient=row.patient_id,
+                              record=row.id, success=True, detail="risk prediction on the stored record")
+        return bundle
     assert request.bundle is not None
     validate_bundle(request.bundle, mode="schema", max_entries=services.settings.max_bundle_entries)
     return request.bundle
 
 
-def _predict(request: PredictRequest, services: Services, *, model_id: str | None, field: str = "") -> dict:
+def _predict(request: PredictRequest, services: Services, caller: Caller, *, model_id: str | None,
+             field: str = "") -> dict:
     from bindaas.ml.serving import choose_model, predict_bundle
 
     with services.sessions() as session:
         rows = repository.list_models(session)
     model = choose_model(rows, services.models, model_id=request.model_id or model_id)
     try:
-        return predict_bundle(model, _bundle(request, services), as_of=request.as_of)
+        return predict_bundle(model, _bundle(request, services, caller), as_of=request.as_of)
     except BindaasError as exc:
         if field and exc.field:  # name the batch item at fault
             exc.field = f"{field}{exc.field}"
@@ -64,13 +75,16 @@ def _predict(request: PredictRequest, services: Services, *, model_id: str | Non
 
 
 @router.post("")
-def predict(request: PredictRequest, services: ServicesDep) -> dict[str, Any]:
-    """Risk probability, label at the model's threshold, features used and missing, top contributions."""
-    return _predict(request, services, model_id=None)
+def predict(request: PredictRequest, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """Risk probability, label at the model's threshold, features used and missing, top contributions. A stored
+    record needs the patient's consent, and the prediction is on the patient's access log."""
+    require_role(caller, *PREDICTORS, doing="request predictions")
+    return _predict(request, services, caller, model_id=None)
 
 
 @router.post("/batch")
-def predict_batch(request: BatchRequest, services: ServicesDep) -> dict[str, Any]:
+def predict_batch(request: BatchRequest, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """Many predictions in one request, in order; one bad item fails the request naming its index."""
-    return {"predictions": [_predict(item, services, model_id=request.model_id, field=f"items[{i}].")
+    require_role(caller, *PREDICTORS, doing="request predictions")
+    return {"predictions": [_predict(item, services, caller, model_id=request.model_id, field=f"items[{i}].")
                             for i, item in enumerate(request.items)]}

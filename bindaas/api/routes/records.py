@@ -1,4 +1,4 @@
-"""Records: submit a signed envelope, read it back, verify it."""
+"""Records: submit a signed envelope, read it back (with the patient's consent), export it encrypted, verify it."""
 
 from __future__ import annotations
 
@@ -8,20 +8,27 @@ from typing import Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from bindaas.access.policy import authorize_metadata, authorize_read
+from bindaas.access.signin import Caller
+from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
+from bindaas.api.services import Services
 from bindaas.crypto.mldsa import b64
-from bindaas.errors import BindaasError, NotFound
+from bindaas.errors import BindaasError, Forbidden, NotFound
 from bindaas.ledger.accept import accept_envelope, accept_many
 from bindaas.ledger.envelope import Envelope
-from bindaas.ledger.verify import verify_record
+from bindaas.ledger.payload import open_payload, wrapped_for
+from bindaas.ledger.verify import verify_stored
 from bindaas.store import repository
 from bindaas.store.models import BatchRow, RecordRow
 
 router = APIRouter(prefix="/records", tags=["records"])
+SUBMITTERS = ("authority", "clinician", "patient")
 
 
 def record_summary(row: RecordRow) -> dict[str, Any]:
-    return {"id": row.id, "digest": row.id, "status": row.status, "accepted_block": row.accepted_block,
+    return {"id": row.id, "digest": row.id, "patient": row.patient_id, "status": row.status,
+            "accepted_block": row.accepted_block,
             "links": {"self": f"/records/{row.id}", "verify": f"/records/{row.id}/verify"}}
 
 
@@ -33,7 +40,7 @@ def anchor_view(row: RecordRow, batch: BatchRow | None) -> dict[str, Any] | None
             "proof": row.proof}
 
 
-def load_record(services: ServicesDep, record_id: str) -> tuple[RecordRow, BatchRow | None]:
+def load_record(services: Services, record_id: str) -> tuple[RecordRow, BatchRow | None]:
     with services.sessions() as session:
         row = repository.get_record(session, record_id=record_id.lower())
         if row is None:
@@ -42,11 +49,25 @@ def load_record(services: ServicesDep, record_id: str) -> tuple[RecordRow, Batch
     return row, batch
 
 
+def _check_submitter(caller: Caller, envelope: Envelope, field: str = "patient") -> None:
+    require_role(caller, *SUBMITTERS, doing="submit records")
+    if caller.role == "patient" and envelope.patient.lower() != caller.key_id:
+        raise Forbidden("a patient submits records only about themselves", field=field)
+
+
+def signatures_view(row: RecordRow) -> dict[str, Any]:
+    return {"salt": row.salt.hex(), "chain_id": row.chain_id, "registry": row.registry_address,
+            "accepted_at": row.accepted_at.isoformat(),
+            "owner": {"public_key": b64(row.owner_public_key), "signature": b64(row.owner_signature)},
+            "endorsements": row.endorsements}
+
+
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-def submit_record(envelope: Envelope, services: ServicesDep) -> dict[str, Any]:
-    """Accept a signed FHIR R4 Bundle; it is stored durably now and anchored on chain within a second."""
+def submit_record(envelope: Envelope, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """Accept a signed FHIR R4 Bundle; it is stored durably (encrypted) now and anchored on chain within a second."""
+    _check_submitter(caller, envelope)
     accepted = accept_envelope(envelope, chain=services.chain, sessions=services.sessions,
-                               settings=services.settings)
+                               settings=services.settings, service_public_key=services.service_key.public_key)
     services.anchorer.notify()
     return {**record_summary(accepted.record), "created": accepted.created}
 
@@ -56,11 +77,13 @@ class BulkSubmission(BaseModel):
 
 
 @router.post("/bulk")
-def submit_many(submission: BulkSubmission, services: ServicesDep) -> dict[str, Any]:
+def submit_many(submission: BulkSubmission, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """Accept up to 1,000 signed envelopes at once; each gets its own result (record or problem), and all that
     pass are stored in one transaction before the answer."""
+    for index, envelope in enumerate(submission.envelopes):
+        _check_submitter(caller, envelope, field=f"envelopes[{index}].patient")
     results = accept_many(submission.envelopes, chain=services.chain, sessions=services.sessions,
-                          settings=services.settings)
+                          settings=services.settings, service_public_key=services.service_key.public_key)
     services.anchorer.notify()
     out = []
     for index, result in enumerate(results):
@@ -75,33 +98,66 @@ def submit_many(submission: BulkSubmission, services: ServicesDep) -> dict[str, 
 
 
 @router.get("")
-def list_records(services: ServicesDep, limit: int = Query(100, ge=1, le=1000),
+def list_records(services: ServicesDep, caller: CallerDep, limit: int = Query(100, ge=1, le=1000),
                  offset: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
-    """List stored records (ids and status), oldest first."""
+    """List stored records (ids and status, no content), oldest first: all of them for auditors and authorities,
+    a patient's own for a patient."""
+    require_role(caller, "auditor", "authority", "patient", doing="list records")
+    patient = caller.key_id if caller.role == "patient" else None
     with services.sessions() as session:
-        rows = repository.list_records(session, limit=limit, offset=offset)
+        rows = repository.list_records(session, limit=limit, offset=offset, patient=patient)
     return {"records": [record_summary(row) for row in rows], "limit": limit, "offset": offset}
 
 
 @router.get("/{record_id}")
-def get_record(record_id: str, services: ServicesDep) -> dict[str, Any]:
-    """The bundle, its salt and signatures, its status and its anchor."""
+def get_record(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """The bundle, its salt and signatures, its status and its anchor: for the patient and readers they consented
+    to (checked on chain now). Every read is on the patient's access log."""
     row, batch = load_record(services, record_id)
+    authorize_read(caller, patient=row.patient_id, record=row.id, action="read", access=services.access,
+                   audit=services.audit)
     try:
-        bundle = json.loads(row.bundle_json)
-    except ValueError:
-        bundle = None  # a damaged stored copy is still shown; /verify says what is wrong
-    return {
-        **record_summary(row), "bundle": bundle, "salt": row.salt.hex(),
-        "chain_id": row.chain_id, "registry": row.registry_address,
-        "accepted_at": row.accepted_at.isoformat(),
-        "owner": {"public_key": b64(row.owner_public_key), "signature": b64(row.owner_signature)},
-        "endorsements": row.endorsements, "anchor": anchor_view(row, batch),
-    }
+        bundle = json.loads(open_payload(row, services.service_key))
+    except Exception:  # noqa: BLE001 - a damaged stored copy is still shown; /verify says what is wrong
+        bundle = None
+    services.audit.record(action="read", agent=caller.key_id, role=caller.role, patient=row.patient_id,
+                          record=row.id, success=True, detail="record read")
+    return {**record_summary(row), "bundle": bundle, **signatures_view(row), "anchor": anchor_view(row, batch)}
+
+
+@router.get("/{record_id}/export")
+def export_record(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """The record still encrypted: the AES-256-GCM payload and its data key wrapped for the caller's ML-KEM-768
+    key, to decrypt and verify on the caller's side (`bindaas export`)."""
+    row, batch = load_record(services, record_id)
+    authorize_read(caller, patient=row.patient_id, record=row.id, action="export", access=services.access,
+                   audit=services.audit)
+    if caller.kem_key is None:
+        raise Forbidden(f"key {caller.key_id} has no enrolled ML-KEM-768 key to wrap the record key for",
+                        field="Authorization")
+    with services.sessions() as session:
+        wrapped = wrapped_for(session, row=row, reader=caller.key_id, reader_kem_key=caller.kem_key,
+                              service_key=services.service_key)
+    services.audit.record(action="export", agent=caller.key_id, role=caller.role, patient=row.patient_id,
+                          record=row.id, success=True, detail="record exported (encrypted for the reader)")
+    return {**record_summary(row), "encryption": {"payload": "AES-256-GCM", "key_wrap": "ML-KEM-768 + AES-256-GCM",
+                                                  "reader": caller.key_id},
+            "payload": b64(row.payload), "wrapped_key": b64(wrapped), **signatures_view(row),
+            "anchor": anchor_view(row, batch)}
+
+
+@router.get("/{record_id}/status")
+def record_status(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """Status and anchor of a record, without content."""
+    row, batch = load_record(services, record_id)
+    authorize_metadata(caller, patient=row.patient_id, record=row.id, access=services.access, audit=services.audit)
+    return {**record_summary(row), "anchor": anchor_view(row, batch)}
 
 
 @router.get("/{record_id}/verify")
-def verify(record_id: str, services: ServicesDep) -> dict[str, Any]:
-    """Recompute the digest, Merkle proof, on-chain anchor, signatures, signers and policy; give the verdict."""
+def verify(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """Recompute the digest (decrypting in memory only), Merkle proof, on-chain anchor, signatures, signers and
+    policy; give the verdict. Auditors get the report, never the content."""
     row, batch = load_record(services, record_id)
-    return verify_record(row, batch, services.chain).to_json()
+    authorize_metadata(caller, patient=row.patient_id, record=row.id, access=services.access, audit=services.audit)
+    return verify_stored(row, batch, services.chain, services.service_key).to_json()

@@ -1,0 +1,225 @@
+"""Who may do what, as the chain says: enrolled identities (IdentityRegistry) and patients' consents
+(ConsentRegistry).
+
+Consents are relayed by an authority because the EVM cannot check ML-DSA; so a consent is honoured only when the
+patient's signature in its ``ConsentChanged`` event verifies under the key the identity registry published for
+that patient. Identities are cached until the identity registry emits an event (the registry watcher tells);
+consents are read from the chain at every check.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import keccak
+
+from bindaas.chain.artifacts import load_artifact
+from bindaas.chain.client import ChainClient, TxReceipt
+from bindaas.crypto.mldsa import CONSENT_CONTEXT, PublicKey
+from bindaas.errors import BindaasError, ChainError, InvalidInput
+
+ROLES = ("none", "patient", "clinician", "auditor", "authority")
+_CONSENT_TAG = b"BINDAAS/consent/v1\x00"
+
+
+def check_key_id(text: str, *, field: str) -> str:
+    """``text`` as a lower-case 0x key id; raises InvalidInput naming ``field`` otherwise."""
+    if not re.fullmatch(r"0x[0-9a-fA-F]{64}", text):
+        raise InvalidInput(f"{field} must be a key id: 0x and 64 hex digits", field=field)
+    return text.lower()
+
+
+def _b32(key_id: str) -> bytes:
+    return bytes.fromhex(key_id.removeprefix("0x"))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An enrolled key: its role, its ML-DSA-65 signing key and ML-KEM-768 key, and whether it is revoked."""
+
+    key_id: str
+    role: str
+    enrolled_block: int
+    revoked_block: int
+    enrolled_by: str
+    signing_key: bytes
+    kem_key: bytes
+
+    @property
+    def active(self) -> bool:
+        return self.enrolled_block != 0 and self.revoked_block == 0
+
+
+@dataclass(frozen=True)
+class ConsentStatement:
+    """What a patient signs to grant or revoke a grantee's read access."""
+
+    chain_id: int
+    contract: str
+    patient: str
+    grantee: str
+    granted: bool
+    not_after: int
+    nonce: int
+
+    def message(self) -> bytes:
+        """tag || chain id (32) || consent contract (20) || patient (32) || grantee (32) || granted (1) ||
+        notAfter (8) || nonce (8)."""
+        return (_CONSENT_TAG + self.chain_id.to_bytes(32, "big") + bytes.fromhex(self.contract[2:])
+                + _b32(self.patient) + _b32(self.grantee) + bytes([self.granted])
+                + self.not_after.to_bytes(8, "big") + self.nonce.to_bytes(8, "big"))
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The latest consent change of a patient for a grantee, and whether the patient's signature on it verifies."""
+
+    patient: str
+    grantee: str
+    granted: bool
+    not_after: int
+    changed_block: int
+    nonce: int
+    signature_valid: bool
+
+    def allows(self, at: float | None = None) -> bool:
+        """Granted, signed by the patient, and not past ``not_after`` (unix seconds; 0 = no end)."""
+        at = time.time() if at is None else at
+        return self.granted and self.signature_valid and (self.not_after == 0 or at <= self.not_after)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"patient": self.patient, "grantee": self.grantee, "granted": self.granted,
+                "not_after": self.not_after or None, "changed_block": self.changed_block, "nonce": self.nonce,
+                "patient_signature_valid": self.signature_valid, "in_force": self.allows()}
+
+
+class AccessChain:
+    """Reads and writes the identity and consent registries of one deployment."""
+
+    def __init__(self, chain: ChainClient) -> None:
+        deployment = chain.deployment
+        if not deployment.identities or not deployment.consents:
+            raise ChainError("this deployment has no IdentityRegistry/ConsentRegistry; redeploy with `bindaas deploy`")
+        self.chain = chain
+        self.identities = chain.w3.eth.contract(address=deployment.identities,
+                                                abi=load_artifact("IdentityRegistry")["abi"])
+        self.consents = chain.w3.eth.contract(address=deployment.consents, abi=load_artifact("ConsentRegistry")["abi"])
+        self._keys: dict[str, tuple[bytes, bytes]] = {}  # key id -> (signing key, kem key); immutable once enrolled
+        self._identities: dict[str, tuple[int, Identity | None]] = {}
+        self._signatures: dict[tuple[str, str, int], bool] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ identities
+
+    def identity(self, key_id: str) -> Identity | None:
+        """The identity enrolled under ``key_id`` (None if never). Cached while the registry watcher shows no
+        identity event since; re-read otherwise."""
+        key_id = key_id.lower()
+        epoch = self.chain.identity_epoch
+        cached = self._identities.get(key_id)
+        if cached is not None and cached[0] == epoch and self.chain.watch_fresh():
+            return cached[1]
+        role, enrolled, revoked, by, _kem_hash = self.chain.call(
+            lambda: self.identities.functions.identityOf(_b32(key_id)).call(), "identityOf")
+        found = None
+        if enrolled:
+            signing, kem = self._published_keys(key_id, enrolled)
+            found = Identity(key_id, ROLES[role], enrolled, revoked, by, signing, kem)
+        with self._lock:
+            self._identities[key_id] = (epoch, found)
+        return found
+
+    def _published_keys(self, key_id: str, block: int) -> tuple[bytes, bytes]:
+        if key_id not in self._keys:
+            event = self.identities.events.Enrolled()
+            topic = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
+            logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
+                "address": self.identities.address, "fromBlock": block, "toBlock": block,
+                "topics": [topic, "0x" + _b32(key_id).hex()]}), "eth_getLogs(Enrolled)")
+            if not logs:
+                raise ChainError(f"no Enrolled event for {key_id} in block {block}")
+            args = event.process_log(logs[0])["args"]
+            self._keys[key_id] = (bytes(args["signingKey"]), bytes(args["kemKey"]))
+        return self._keys[key_id]
+
+    def enroll(self, *, signing_key: bytes, kem_key: bytes, role: str) -> TxReceipt:
+        """Enrol a key with ``role`` (sent by this service's authority account)."""
+        key_id = "0x" + keccak(signing_key).hex()
+        return self.chain.transact(
+            self.identities.functions.enroll(_b32(key_id), ROLES.index(role), signing_key, kem_key), "enroll")
+
+    def revoke(self, key_id: str) -> TxReceipt:
+        return self.chain.transact(self.identities.functions.revoke(_b32(key_id)), "revoke")
+
+    # ------------------------------------------------------------------ consents
+
+    def statement(self, *, patient: str, grantee: str, granted: bool, not_after: int, nonce: int) -> ConsentStatement:
+        return ConsentStatement(self.chain.chain_id, self.consents.address.lower(), patient.lower(), grantee.lower(),
+                                granted, not_after, nonce)
+
+    def next_nonce(self, patient: str) -> int:
+        return self.chain.call(lambda: self.consents.functions.nonceOf(_b32(patient)).call(), "nonceOf") + 1
+
+    def set_consent(self, statement: ConsentStatement, signature: bytes) -> TxReceipt:
+        """Relay a patient-signed change; the caller checked the signature first."""
+        return self.chain.transact(self.consents.functions.setConsent(
+            _b32(statement.patient), _b32(statement.grantee), statement.granted, statement.not_after,
+            statement.nonce, signature), "setConsent")
+
+    def consent(self, patient: str, grantee: str) -> Consent:
+        """The consent in force now, read from the chain, with the patient's signature checked."""
+        patient, grantee = patient.lower(), grantee.lower()
+        granted, not_after, block, nonce = self.chain.call(
+            lambda: self.consents.functions.consentOf(_b32(patient), _b32(grantee)).call(), "consentOf")
+        if block == 0:
+            return Consent(patient, grantee, False, 0, 0, 0, False)
+        valid = self._signature_valid(patient, grantee, nonce, block)
+        return Consent(patient, grantee, granted, not_after, block, nonce, valid)
+
+    def history(self, *, patient: str | None = None, grantee: str | None = None) -> list[Consent]:
+        """Every consent change (oldest first) for ``patient`` and/or ``grantee``, each with its signature checked."""
+        topics: list[Any] = ["0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex(),
+                             "0x" + _b32(patient).hex() if patient else None,
+                             "0x" + _b32(grantee).hex() if grantee else None]
+        logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
+            "address": self.consents.address, "fromBlock": self.chain.deployment.deployed_block,
+            "toBlock": "latest", "topics": topics}), "eth_getLogs(ConsentChanged)")
+        out = []
+        for log in logs:
+            args = self.consents.events.ConsentChanged().process_log(log)["args"]
+            p, g = "0x" + bytes(args["patient"]).hex(), "0x" + bytes(args["grantee"]).hex()
+            valid = self._check(p, g, args["granted"], args["notAfter"], args["nonce"], bytes(args["signature"]))
+            out.append(Consent(p, g, args["granted"], args["notAfter"], log["blockNumber"], args["nonce"], valid))
+        return out
+
+    def _signature_valid(self, patient: str, grantee: str, nonce: int, block: int) -> bool:
+        cache_key = (patient, grantee, nonce)
+        if cache_key not in self._signatures:
+            topic = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
+            logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
+                "address": self.consents.address, "fromBlock": block, "toBlock": block,
+                "topics": [topic, "0x" + _b32(patient).hex(), "0x" + _b32(grantee).hex()]}), "eth_getLogs")
+            valid = False
+            for log in logs:
+                args = self.consents.events.ConsentChanged().process_log(log)["args"]
+                if args["nonce"] == nonce:
+                    valid = self._check(patient, grantee, args["granted"], args["notAfter"], nonce,
+                                        bytes(args["signature"]))
+            self._signatures[cache_key] = valid
+        return self._signatures[cache_key]
+
+    def _check(self, patient: str, grantee: str, granted: bool, not_after: int, nonce: int, signature: bytes) -> bool:
+        identity = self.identity(patient)
+        if identity is None:
+            return False
+        statement = self.statement(patient=patient, grantee=grantee, granted=granted, not_after=not_after,
+                                   nonce=nonce)
+        try:
+            PublicKey(identity.signing_key).verify(signature, statement.message(), context=CONSENT_CONTEXT)
+            return True
+        except BindaasError:
+            return False
