@@ -69,21 +69,18 @@ class BindaasClient:
         answer = self._json(self.http.post("/auth/token", json={"key_id": self.key_id, "nonce": challenge["nonce"],
                                                                  "signature": b64(signature)}))
         self.token, self.role = answer["access_token"], answer["role"]
+        self.http.headers["authorization"] = f"Bearer {self.token}"  # raw ``self.http`` calls carry it too
         return answer
 
     def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """Send a request with the access token (signing in first, and again once if the token has expired)."""
         if self.key is not None and self.token is None:
             self.sign_in()
-        headers = kwargs.pop("headers", {})
-        response = self.http.request(method, path, headers=headers | self._auth(), **kwargs)
+        response = self.http.request(method, path, **kwargs)
         if response.status_code == 401 and self.key is not None and "expired" in response.text:
             self.sign_in()
-            response = self.http.request(method, path, headers=headers | self._auth(), **kwargs)
+            response = self.http.request(method, path, **kwargs)
         return self._json(response)
-
-    def _auth(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token}"} if self.token else {}
 
     # ------------------------------------------------------------------ records
 

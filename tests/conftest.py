@@ -87,7 +87,9 @@ class Service:
         key = key or PrivateKey.generate()
         kem = KemPrivateKey.generate()
         self.client.enroll(role=role, public_key=key.public_key().raw, kem_public_key=kem.public_key)
-        return Person(key, kem, self.login(key, kem))
+        client = self.login(key, kem)
+        client.sign_in()
+        return Person(key, kem, client)
 
 
 @pytest.fixture
@@ -119,6 +121,7 @@ def service(deployed: Deployed, settings: Settings) -> Iterator[Service]:
     services = build_services(settings, deployed.chain)
     with running_server(create_app(settings, services=services)) as url, \
             BindaasClient(url, key=deployed.authorities[0].key) as client:
+        client.sign_in()
         service = Service(url, client, services, deployed.chain, deployed.authorities, [])
         yield service
         for other in service._clients:

@@ -1,8 +1,9 @@
-"""The API fuzzed from its own OpenAPI schema (schemathesis, bounded examples): no 5xx, ever, and every error
-is an RFC 9457 problem+json body."""
+"""The API fuzzed from its own OpenAPI schema (schemathesis, bounded examples), signed in as an authority and
+anonymously: no 5xx, ever, and every error is an RFC 9457 problem+json body."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
+from bindaas.client import BindaasClient
 from bindaas.config import Settings
 from bindaas.demo import deploy_authorities
 
@@ -17,17 +19,22 @@ from bindaas.demo import deploy_authorities
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory):
     config = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), batch_max_delay_s=0.2)
-    chain, _ = deploy_authorities(None)
+    chain, authorities = deploy_authorities(None)
     services = build_services(config, chain)
-    with running_server(create_app(config, services=services)) as url:
-        yield url
+    with running_server(create_app(config, services=services)) as url, \
+            BindaasClient(url, key=authorities[0].key) as client:
+        yield url, {"authorization": f"Bearer {client.sign_in()['access_token']}"}
     services.engine.dispose()
 
 
 OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records"), ("GET", "/records/{record_id}"),
               ("GET", "/records/{record_id}/verify"), ("GET", "/authorities"), ("GET", "/health"),
               ("GET", "/models"), ("GET", "/models/{model_id}"), ("GET", "/models/{model_id}/verify"),
-              ("POST", "/predict"), ("POST", "/predict/batch")]
+              ("POST", "/predict"), ("POST", "/predict/batch"), ("GET", "/records/{record_id}/status"),
+              ("GET", "/records/{record_id}/export"), ("POST", "/auth/challenge"), ("POST", "/auth/token"),
+              ("POST", "/identities"), ("GET", "/identities/{key_id}"), ("POST", "/identities/{key_id}/revoke"),
+              ("GET", "/consents"), ("POST", "/consents"), ("GET", "/consents/nonce"),
+              ("GET", "/patients/{patient_id}/access-log"), ("GET", "/audit/verify")]
 
 
 def test_every_operation_is_fuzzed():
@@ -42,13 +49,14 @@ def test_every_operation_is_fuzzed():
 
 @pytest.mark.parametrize("method,path", OPERATIONS)
 def test_no_server_errors_and_every_error_is_a_problem(live_api, method, path):
-    schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
+    url, token = live_api
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     operation = schema[path][method]
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy())
     def fuzz(case):
-        response = case.call(base_url=live_api, timeout=60)
+        response = case.call(base_url=url, timeout=60, headers=token)
         assert response.status_code < 500, f"{method} {path} -> {response.status_code}: {response.text[:300]}"
         if response.status_code >= 400:
             content_type = response.headers.get("content-type", [""])
@@ -59,3 +67,18 @@ def test_no_server_errors_and_every_error_is_a_problem(live_api, method, path):
             assert body["status"] == response.status_code
 
     fuzz()
+
+
+PUBLIC = {("GET", "/health"), ("POST", "/auth/challenge"), ("POST", "/auth/token")}
+
+
+@pytest.mark.parametrize("method,path", [op for op in OPERATIONS if op not in PUBLIC])
+def test_every_other_operation_refuses_callers_without_a_token(live_api, method, path):
+    url, _ = live_api
+    concrete = path.replace("{record_id}", "0x" + "ab" * 32).replace("{model_id}", "0x" + "ab" * 32) \
+        .replace("{key_id}", "0x" + "ab" * 32).replace("{patient_id}", "0x" + "ab" * 32)
+    for headers in ({}, {"authorization": "Bearer v1.forged.token"}):
+        response = httpx.request(method, url + concrete, json={}, headers=headers, timeout=30)
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["www-authenticate"].startswith("Bearer")

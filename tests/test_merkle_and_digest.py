@@ -47,9 +47,11 @@ def test_salt_hides_the_record():
 
 def test_signed_message_binds_the_deployment():
     digest = bytes(32)
-    a = signed_message(digest, chain_id=1, registry="0x" + "11" * 20)
-    assert a != signed_message(digest, chain_id=2, registry="0x" + "11" * 20)
-    assert a != signed_message(digest, chain_id=1, registry="0x" + "22" * 20)
+    patient = "0x" + "33" * 32
+    a = signed_message(digest, chain_id=1, registry="0x" + "11" * 20, patient=patient)
+    assert a != signed_message(digest, chain_id=2, registry="0x" + "11" * 20, patient=patient)
+    assert a != signed_message(digest, chain_id=1, registry="0x" + "22" * 20, patient=patient)
+    assert a != signed_message(digest, chain_id=1, registry="0x" + "11" * 20, patient="0x" + "44" * 32)
 
 
 def test_leaf_binds_the_acceptance_block():

@@ -5,29 +5,24 @@ from __future__ import annotations
 import copy
 
 import pytest
-from sqlalchemy import update
-
 from bindaas.demo import signed_envelope
 from bindaas.fhir.datasets import dataset_bundles
-from bindaas.store.models import RecordRow
-from tests.helpers import synthea_bundles
+from tests.helpers import rewrite_payload, synthea_bundles
 
 
 @pytest.fixture
 def trained(service):
     bundles = list(dataset_bundles("framingham", limit=140))
-    ids = [service.client.submit(signed_envelope(b, service.chain, service.authorities))["id"] for b in bundles]
+    patient = service.enroll("patient")  # one patient's key owns them all, so the record reads can be tested
+    ids = [service.client.submit(signed_envelope(b, service.chain, service.authorities, owner=patient.key))["id"]
+           for b in bundles]
     service.client.wait_anchored(ids, timeout_s=60)
     # One stored record is damaged after anchoring: it must not reach training.
-    with service.services.sessions() as session:
-        row = session.get(RecordRow, 1)
-        session.execute(update(RecordRow).where(RecordRow.id == ids[0])
-                        .values(bundle_json=row.bundle_json.replace('"final"', '"FINAL"', 1)))
-        session.commit()
+    rewrite_payload(service.services, ids[0], lambda text: text.replace('"final"', '"FINAL"', 1))
     response = service.client.http.post("/models/train", json={"task": "chd-10y", "kind": "dnn2f",
                                                                "device": "cpu"}, timeout=300)
     assert response.status_code == 201, response.text
-    return {"model": response.json(), "ids": ids, "bundles": bundles}
+    return {"model": response.json(), "ids": ids, "bundles": bundles, "patient": patient}
 
 
 def test_training_uses_only_records_that_verify(service, trained):
@@ -71,9 +66,15 @@ def test_predict_from_a_bundle(service, trained):
     assert body["top_contributions"] and {"feature", "value", "contribution"} == set(body["top_contributions"][0])
 
 
-def test_predict_from_a_stored_record(service, trained):
-    body = service.client.http.post("/predict", json={"record_id": trained["ids"][4]}).json()
+def test_predict_from_a_stored_record_needs_consent_and_is_logged(service, trained):
+    refused = service.client.http.post("/predict", json={"record_id": trained["ids"][4]})
+    assert refused.status_code == 403  # an authority without the patient's consent
+    patient = trained["patient"]
+    body = patient.client.http.post("/predict", json={"record_id": trained["ids"][4]}).json()
     assert body["features_used"]["age"] > 0
+    log = patient.client.access_log(patient.key_id)["events"]
+    assert [(e["action"], e["success"]) for e in log if e["action"] == "predict"] == [("predict", False),
+                                                                                       ("predict", True)]
 
 
 def test_synthea_bundle_is_scored_with_missing_features_reported(service, trained):

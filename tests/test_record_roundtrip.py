@@ -11,14 +11,16 @@ from tests.helpers import synthea_bundles
 
 
 def test_record_is_accepted_anchored_and_verifies(service, framingham_bundles):
-    envelope = signed_envelope(framingham_bundles[0], service.chain, service.authorities)
+    patient = service.enroll("patient")
+    envelope = signed_envelope(framingham_bundles[0], service.chain, service.authorities, owner=patient.key)
 
     receipt = service.client.submit(envelope)
     assert receipt["status"] == "accepted"
     assert receipt["id"] == "0x" + envelope.digest().hex()
+    assert receipt["patient"] == patient.key_id
 
     service.client.wait_anchored([receipt["id"]], timeout_s=30)
-    record = service.client.record(receipt["id"])
+    record = patient.client.record(receipt["id"])
     assert record["status"] == "anchored"
     assert record["bundle"] == framingham_bundles[0]
     assert record["anchor"]["tx_hash"].startswith("0x")
@@ -47,7 +49,7 @@ def test_many_records_share_a_batch_and_each_verifies(service, framingham_bundle
     ids = [service.client.submit(signed_envelope(b, service.chain, service.authorities))["id"]
            for b in framingham_bundles[2:10]]
     service.client.wait_anchored(ids, timeout_s=30)
-    roots = {service.client.record(rid)["anchor"]["root"] for rid in ids}
+    roots = {service.client.status(rid)["anchor"]["root"] for rid in ids}
     assert len(roots) < len(ids)  # batched, not one transaction per record
     assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)
 
@@ -55,10 +57,11 @@ def test_many_records_share_a_batch_and_each_verifies(service, framingham_bundle
 @pytest.mark.parametrize("index", range(5))
 def test_synthea_bundle_from_another_system_goes_through(service, index):
     bundle = synthea_bundles()[index]
-    envelope = signed_envelope(bundle, service.chain, service.authorities)
+    patient = service.enroll("patient")
+    envelope = signed_envelope(bundle, service.chain, service.authorities, owner=patient.key)
     record_id = service.client.submit(envelope)["id"]
     service.client.wait_anchored([record_id], timeout_s=30)
-    assert service.client.record(record_id)["bundle"] == bundle
+    assert patient.client.record(record_id)["bundle"] == bundle
     assert service.client.verify(record_id)["verdict"] == "valid"
 
 

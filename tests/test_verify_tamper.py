@@ -10,6 +10,7 @@ from sqlalchemy import update
 from bindaas.demo import signed_envelope
 from bindaas.store import repository
 from bindaas.store.models import BatchRow, RecordRow
+from tests.helpers import rewrite_payload
 
 
 def _flip(text: str, index: int = 10) -> str:
@@ -42,13 +43,21 @@ def test_untouched_record_is_valid(service, anchored):
 
 
 def test_one_changed_byte_in_payload_is_caught(service, anchored):
-    row = _row(service, anchored)
-    i = row.bundle_json.index('"final"') + 2
-    _edit(service, anchored, bundle_json=row.bundle_json[:i] + "F" + row.bundle_json[i + 1:])
+    # An insider with the service's key re-encrypts an edited payload: the GCM tag is fine, the digest is not.
+    rewrite_payload(service.services, anchored, lambda text: text.replace('"final"', '"Final"', 1))
     report = service.client.verify(anchored)
     assert report["verdict"] == "invalid"
     assert report["failed_check"] == "digest"
     assert {c["name"] for c in report["checks"] if not c["ok"]} >= {"digest", "owner_signature", "merkle_proof"}
+
+
+def test_one_flipped_ciphertext_bit_is_caught(service, anchored):
+    payload = bytearray(_row(service, anchored).payload)
+    payload[40] ^= 0x01
+    _edit(service, anchored, payload=bytes(payload))
+    report = service.client.verify(anchored)
+    assert (report["verdict"], report["failed_check"]) == ("invalid", "digest")
+    assert "does not decrypt" in report["checks"][0]["detail"]
 
 
 def test_changed_salt_is_caught(service, anchored):

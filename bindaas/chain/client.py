@@ -16,7 +16,7 @@ import requests
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
 from bindaas.chain.artifacts import custom_errors, load_artifact
 from bindaas.chain.deployment import Deployment
@@ -113,8 +113,11 @@ def decode_revert(exc: BaseException) -> tuple[str, tuple] | None:
 
 
 def _is_revert(exc: BaseException) -> bool:
-    # eth-tester raises its own TransactionFailed; importing it would load py-evm for JSON-RPC users too.
-    return isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed"
+    # eth-tester raises its own TransactionFailed; importing it would load py-evm for JSON-RPC users too. A node
+    # that reverts eth_sendTransaction (Hardhat) answers with a JSON-RPC error carrying the revert data.
+    if isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed":
+        return True
+    return isinstance(exc, Web3RPCError) and "revert" in str(exc).lower()
 
 
 class ChainClient:
@@ -368,6 +371,14 @@ class ChainClient:
             "address": self.deployment.anchor, "fromBlock": self.deployment.deployed_block, "toBlock": "latest",
             "topics": topics}), "eth_getLogs(BatchAnchored)")
         return ["0x" + bytes(log["topics"][1]).hex() for log in logs]
+
+    def anchor_tx(self, root: bytes, block: int) -> str | None:
+        """The hash of the transaction that anchored ``root`` in ``block`` (from its BatchAnchored event)."""
+        topic = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
+        logs = self._guard(lambda: self.w3.eth.get_logs({
+            "address": self.deployment.anchor, "fromBlock": block, "toBlock": block,
+            "topics": [topic, "0x" + root.hex()]}), "eth_getLogs(BatchAnchored)")
+        return "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else None
 
     def model_of(self, model_id: bytes) -> ModelInfo | None:
         """The on-chain provenance of ``model_id``, or None when it was never registered."""

@@ -97,6 +97,8 @@ class Anchorer:
             tx_hash, gas = (receipt.tx_hash, receipt.gas_used) if receipt else (batch.tx_hash, None)
         else:
             tx_hash, gas = batch.tx_hash, None
+        if tx_hash is None:  # anchored by another process, or before a crash: the chain's event names the tx
+            tx_hash = self.chain.anchor_tx(root, existing.block_number)
         repository.mark_anchored(session, batch_id=batch.id, tx_hash=tx_hash, block_number=existing.block_number,
                                  block_time=existing.timestamp, gas_used=gas)
         log.info("anchored batch %s (%d records) in block %d", batch.root, batch.size, existing.block_number)

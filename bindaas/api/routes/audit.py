@@ -35,7 +35,7 @@ def access_log(patient_id: str, services: ServicesDep, caller: CallerDep, verify
             "id": row.id, "action": row.action, "agent": row.agent_id, "success": row.success,
             "recorded": json.loads(row.event_json).get("recorded"), "status": row.status,
             "anchor": {"root": batch.root, "tx_hash": batch.tx_hash, "block": batch.block_number,
-                       "leaf_index": row.leaf_index, "proof": row.proof} if batch and row.proof else None,
+                       "leaf_index": row.leaf_index, "proof": row.proof} if batch and row.proof is not None else None,
             "event": json.loads(row.event_json)}
         if verify:
             check = check_event(row, batch, services.chain)
