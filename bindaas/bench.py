@@ -98,13 +98,22 @@ def baseline_per_tx(chain: ChainClient, records: int) -> float:
     return round(records / (time.perf_counter() - started), 1)
 
 
-async def _load(url: str, path: str, bodies: list[bytes], concurrency: int, duration_s: float) -> tuple[int, float]:
+def _sign_in(url: str, key: Any) -> dict[str, str]:
+    """The handshake, once per run (as a hospital's submitting system would), outside the timed phase."""
+    from bindaas.client import BindaasClient
+
+    with BindaasClient(url, key=key) as client:
+        return {"authorization": f"Bearer {client.sign_in()['access_token']}"}
+
+
+async def _load(url: str, path: str, bodies: list[bytes], concurrency: int, duration_s: float,
+                auth: dict[str, str]) -> tuple[int, float]:
     """Send ``bodies`` with ``concurrency`` in flight until done or ``duration_s``; returns (acknowledged, s)."""
     queue = list(reversed(bodies))
     acknowledged = 0
     started = time.perf_counter()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, headers=auth) as client:
         async def worker() -> None:
             nonlocal acknowledged
             while queue and time.perf_counter() - started < duration_s:
@@ -151,7 +160,7 @@ def _wait_anchored(url: str, expected: int, timeout_s: float = 120) -> None:
 
 
 def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], *, workers: int, concurrency: int,
-           duration_s: float, data_dir: Path, deployment: Any) -> dict[str, Any]:
+           duration_s: float, data_dir: Path, deployment: Any, submitter: Any) -> dict[str, Any]:
     deployment.save(data_dir / "deployment.json")
     env = {**os.environ, "BINDAAS_DATA_DIR": str(data_dir), "BINDAAS_RPC_URL": node_url,
            "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_BATCH_SIZE": "1000"}
@@ -167,10 +176,11 @@ def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], *, work
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s))
+        auth = _sign_in(url, submitter)
+        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s, auth))
         _wait_anchored(url, acknowledged)
         latencies, mining = _store_latencies(Settings(data_dir=data_dir).resolved_database_url())
-        bulk_ack, bulk_s = asyncio.run(_load(url, "/records/bulk", bulk_bodies, 4, duration_s))
+        bulk_ack, bulk_s = asyncio.run(_load(url, "/records/bulk", bulk_bodies, 4, duration_s, auth))
         _wait_anchored(url, acknowledged + bulk_ack)
     finally:
         os.killpg(proc.pid, 15)
@@ -183,7 +193,7 @@ def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], *, work
 
 
 def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int, duration_s: float,
-                    data_dir: Path) -> dict[str, Any]:
+                    data_dir: Path, submitter: Any) -> dict[str, Any]:
     from bindaas.api.app import create_app
     from bindaas.api.server import running_server
     from bindaas.api.services import build_services
@@ -191,7 +201,8 @@ def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int
     settings = Settings(data_dir=data_dir, fhir_validation="schema", batch_size=1000)
     services = build_services(settings, chain)
     with running_server(create_app(settings, services=services)) as url:
-        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s))
+        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s,
+                                                  _sign_in(url, submitter)))
         _wait_anchored(url, acknowledged)
     services.engine.dispose()
     latencies, _ = _store_latencies(settings.resolved_database_url())
@@ -201,7 +212,8 @@ def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int
 
 def verification(data_dir: Path, chain: ChainClient, limit: int = 1000) -> float:
     """Full verification reports per second, in-process, over records stored and anchored by the ingest run."""
-    from bindaas.ledger.verify import verify_record
+    from bindaas.access.secrets import service_kem_key
+    from bindaas.ledger.verify import verify_stored
     from bindaas.store import repository
     from bindaas.store.database import make_engine, make_sessionmaker
 
@@ -211,7 +223,9 @@ def verification(data_dir: Path, chain: ChainClient, limit: int = 1000) -> float
         batches = repository.batches_by_id(session, ids={r.batch_id for r in rows if r.batch_id})
     chain.watch()  # as the API does: registry state is read once, then followed by its events
     started = time.perf_counter()
-    valid = sum(verify_record(r, batches.get(r.batch_id), chain).verdict == "valid" for r in rows)
+    service_key = service_kem_key(Settings(data_dir=data_dir))
+    # Includes unwrapping the data key (ML-KEM-768) and decrypting the payload: the report path of /verify.
+    valid = sum(verify_stored(r, batches.get(r.batch_id), chain, service_key).verdict == "valid" for r in rows)
     elapsed = time.perf_counter() - started
     chain.stop_watching()
     if valid != len(rows):
@@ -244,7 +258,8 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         data_dir = Path(tempfile.mkdtemp(prefix="bindaas-bench-"))
         say("ingest over HTTP against the Hardhat node")
         result["hardhat"] = ingest(node.url, bodies, bulk_bodies, workers=workers, concurrency=concurrency,
-                                   duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment)
+                                   duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment,
+                                   submitter=authorities[0].key)
         result["verify_records_per_s"] = verification(data_dir, chain)
         say("baseline: one transaction per record")
         result["baseline_per_tx_records_per_s"] = baseline_per_tx(chain, 200)
@@ -256,7 +271,8 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
     embedded_bodies = [signed_envelope(b, embedded_chain, embedded_authorities).model_dump_json().encode()
                        for b in bundles[:min(records, 1500)]]
     result["embedded"] = embedded_ingest(embedded_bodies, embedded_chain, concurrency=concurrency,
-                                         duration_s=duration_s, data_dir=Path(tempfile.mkdtemp()))
+                                         duration_s=duration_s, data_dir=Path(tempfile.mkdtemp()),
+                                         submitter=embedded_authorities[0].key)
     for key in ("ingest_records_per_s", "ingest_latency_p50_ms", "ingest_latency_p99_ms", "mining_time_p50_ms"):
         result[key] = result["hardhat"][key]
     result["ingest_vs_baseline"] = round(result["ingest_records_per_s"] / result["baseline_per_tx_records_per_s"], 2)

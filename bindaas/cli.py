@@ -17,12 +17,80 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
+def _client(args: argparse.Namespace) -> Any:
+    """A client for ``--api``, signed in with ``--key`` (its ML-KEM key too, when the file holds one)."""
+    from bindaas.client import BindaasClient
+    from bindaas.crypto.mldsa import PrivateKey
+    from bindaas.crypto.sealing import KemPrivateKey
+
+    key_file = getattr(args, "key", None) or Settings().key_file
+    if key_file is None:
+        return BindaasClient(args.api)
+    doc = json.loads(Path(key_file).read_text())
+    kem = KemPrivateKey.load(Path(key_file)) if "kem_seed" in doc else None
+    return BindaasClient(args.api, key=PrivateKey.load(Path(key_file)), kem_key=kem)
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     from bindaas.crypto.mldsa import PrivateKey
+    from bindaas.crypto.sealing import KemPrivateKey
 
     key = PrivateKey.generate()
     key.save(Path(args.out))
-    _print({"key_file": args.out, "key_id": key.public_key().key_id})
+    KemPrivateKey.generate().save(Path(args.out))
+    _print({"key_file": args.out, "key_id": key.public_key().key_id,
+            "keys": "ML-DSA-65 (signs, signs in) + ML-KEM-768 (receives record keys)"})
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        answer = client.sign_in()
+    _print({k: answer[k] for k in ("key_id", "role", "token_type", "expires_at")})
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    import base64
+
+    doc = json.loads(Path(args.identity).read_text())
+    if "kem_public_key" not in doc:
+        print(f"error: {args.identity} has no ML-KEM-768 key; make it with `bindaas keygen`", file=sys.stderr)
+        return 2
+    with _client(args) as client:
+        _print(client.enroll(role=args.role, public_key=base64.b64decode(doc["public_key"]),
+                             kem_public_key=base64.b64decode(doc["kem_public_key"])))
+    return 0
+
+
+def cmd_consent(args: argparse.Namespace) -> int:
+    until = 0
+    if args.until:
+        from datetime import datetime
+
+        until = int(datetime.fromisoformat(args.until).timestamp())
+    with _client(args) as client:
+        _print(client.set_consent(args.grantee, granted=args.action == "grant", not_after=until))
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        _print(client.export(args.record_id) if args.export else client.record(args.record_id))
+    return 0
+
+
+def cmd_access_log(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        log = client.access_log(args.patient, verify=args.verify)
+    if args.json:
+        _print(log)
+        return 0
+    for event in log["events"]:
+        check = event.get("verified")
+        mark = "" if check is None else ("  verified" if check["ok"] else f"  TAMPERED: {check['detail']}")
+        print(f"{event['recorded']}  {event['action']:8} {'ok     ' if event['success'] else 'REFUSED'} "
+              f"by {event['agent']}  [{event['status']}]{mark}")
     return 0
 
 
@@ -34,7 +102,7 @@ def cmd_envelope(args: argparse.Namespace) -> int:
     deployment = Deployment.load(Path(args.deployment or Settings().resolved_deployment_file()))
     bundle = json.loads(Path(args.bundle).read_text())
     envelope = build_envelope(bundle, owner=PrivateKey.load(Path(args.owner_key)), chain_id=deployment.chain_id,
-                              registry=deployment.registry)
+                              registry=deployment.registry, patient=args.patient)
     Path(args.out).write_text(envelope.model_dump_json())
     print(f"wrote {args.out} (digest 0x{envelope.digest().hex()})")
     return 0
@@ -53,18 +121,15 @@ def cmd_endorse(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from bindaas.client import BindaasClient
     from bindaas.ledger.envelope import Envelope
 
-    with BindaasClient(args.api) as client:
+    with _client(args) as client:
         _print(client.submit(Envelope.model_validate_json(Path(args.envelope).read_text())))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from bindaas.client import BindaasClient
-
-    with BindaasClient(args.api) as client:
+    with _client(args) as client:
         report = client.verify(args.record_id)
     _print(report)
     return 0 if report["verdict"] == "valid" else 1
@@ -119,7 +184,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         _print(result)
-    ok = result["records_verified"] == result["records_submitted"] and result["tamper_detected"]
+    ok = (result["records_verified"] == result["records_submitted"] and result["tamper_detected"]
+          and result["non_consented_read_status"] == 403 and result["consented_read_status"] == 200)
     return 0 if ok else 1
 
 
@@ -151,7 +217,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         return envelope
 
     bundles = list(dataset_bundles(args.dataset, limit=args.limit))
-    with BindaasClient(args.api) as client, ThreadPoolExecutor(max_workers=4) as pool:
+    signer = key_files[0]  # the first authority submits for the hospital
+    with BindaasClient(args.api, key=PrivateKey.load(signer)) as client, ThreadPoolExecutor(max_workers=4) as pool:
         ids = [r["id"] for r in pool.map(lambda b: client.submit(signed(b)), bundles)]
         client.wait_anchored(ids, timeout_s=max(60.0, len(ids) / 20))
     _print({"dataset": args.dataset, "records_submitted": len(ids), "records_anchored": len(ids)})
@@ -178,12 +245,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import httpx
-
-    response = httpx.post(f"{args.api}/models/train", json={"task": args.task, "kind": args.kind,
-                                                            "device": args.device}, timeout=600)
-    _print(response.json())
-    return 0 if response.status_code < 400 else 1
+    with _client(args) as client:
+        client.http.timeout = 600
+        _print(client.request("POST", "/models/train", json={"task": args.task, "kind": args.kind,
+                                                             "device": args.device}))
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -196,6 +262,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api", default="http://127.0.0.1:8000")
+    p.add_argument("--key", help="your key file (default: BINDAAS_KEY_FILE); the CLI signs in with it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bindaas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,9 +275,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_keygen)
 
+    p = sub.add_parser("login", help="sign in with a key (challenge, ML-DSA-65 signature, token) and show the role")
+    _api_args(p)
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("enroll", help="enrol a key file's public keys with a role (as an authority)")
+    p.add_argument("identity", help="key file made by `bindaas keygen`")
+    p.add_argument("--role", required=True, choices=["patient", "clinician", "auditor", "authority"])
+    _api_args(p)
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("consent", help="as a patient, grant or revoke a clinician's read access (signed, on chain)")
+    p.add_argument("action", choices=["grant", "revoke"])
+    p.add_argument("grantee", help="key id of the clinician or authority")
+    p.add_argument("--until", help="ISO date-time the grant ends (default: no end)")
+    _api_args(p)
+    p.set_defaults(func=cmd_consent)
+
+    p = sub.add_parser("read", help="read a record (needs the patient's consent); --export decrypts it locally")
+    p.add_argument("record_id")
+    p.add_argument("--export", action="store_true", help="fetch it encrypted for your ML-KEM key and open it here")
+    _api_args(p)
+    p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("access-log", help="who accessed a patient's records (the patient or an auditor)")
+    p.add_argument("patient", help="the patient's key id")
+    p.add_argument("--verify", action="store_true", help="check every event against the chain")
+    p.add_argument("--json", action="store_true")
+    _api_args(p)
+    p.set_defaults(func=cmd_access_log)
+
     p = sub.add_parser("envelope", help="salt and owner-sign a FHIR R4 Bundle")
     p.add_argument("--bundle", required=True)
     p.add_argument("--owner-key", required=True)
+    p.add_argument("--patient", help="the patient's key id (default: the owner's)")
     p.add_argument("--deployment")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_envelope)
@@ -219,12 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("submit", help="POST an envelope to the API")
     p.add_argument("--envelope", required=True)
-    p.add_argument("--api", default="http://127.0.0.1:8000")
+    _api_args(p)
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("verify", help="print a record's verification report")
     p.add_argument("record_id")
-    p.add_argument("--api", default="http://127.0.0.1:8000")
+    _api_args(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("serve", help="run the API (embedded chain unless --rpc / BINDAAS_RPC_URL)")
@@ -264,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="chd-10y", choices=["chd-10y", "cad-angio", "death-followup"])
     p.add_argument("--kind", default="dnn2f", choices=["dnn2f", "dnn1f", "kmeans", "logreg", "gbm"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--api", default="http://127.0.0.1:8000")
+    _api_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="ingest, chain, cost and prediction benchmarks (starts a Hardhat node)")
@@ -289,10 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bindaas.errors import BindaasError
 
+    from bindaas.client import ApiError
+
     try:
         return args.func(args)
     except BindaasError as exc:
         print(f"error: {exc.detail}" + (f" (field: {exc.field})" if exc.field else ""), file=sys.stderr)
+        return 2
+    except ApiError as exc:
+        field = exc.problem.get("field")
+        print(f"error: {exc.status} {exc.problem.get('detail')}" + (f" (field: {field})" if field else ""),
+              file=sys.stderr)
         return 2
 
 

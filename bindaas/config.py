@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
     receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for an anchor transaction to be mined.")
 
+    key_file: Path | None = Field(None, description="The CLI user's key file (ML-DSA-65 + ML-KEM-768).")
     token_ttl_s: int = Field(900, ge=10, le=86_400, description="Lifetime of an access token.")
     challenge_ttl_s: int = Field(120, ge=5, le=3_600, description="How long a sign-in challenge may be answered.")
     token_secret: str | None = Field(None, description="HMAC key of access tokens; default: a file in data_dir/keys, "

@@ -1,4 +1,5 @@
-"""The end-to-end demo: deploy, sign, submit over HTTP, anchor, verify, tamper, detect."""
+"""The end-to-end demo: deploy, sign, submit over HTTP, anchor, verify, read with and without the patient's
+consent, see the access log, tamper, detect."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
 from bindaas.chain.client import ChainClient, connect, deploy
-from bindaas.client import BindaasClient
+from bindaas.client import ApiError, BindaasClient
 from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
+from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.fhir.datasets import dataset_bundles
 from bindaas.ledger.envelope import Envelope, build_envelope, endorse
 from bindaas.store import repository
@@ -50,6 +52,29 @@ def signed_envelope(bundle: dict[str, Any], chain: ChainClient, authorities: lis
     return envelope
 
 
+def consent_walkthrough(record_id: str, patient: BindaasClient, clinician: BindaasClient, other: BindaasClient,
+                        say: Callable[[str], None]) -> dict[str, Any]:
+    """The patient grants one clinician read access on chain; that clinician reads, the other is refused; the
+    patient sees both on the access log."""
+    patient.set_consent(clinician.key_id)
+    say(f"patient {patient.key_id[:18]}… granted clinician {clinician.key_id[:18]}… read access (signed, on chain)")
+    opened = clinician.export(record_id)["bundle"]["resourceType"]
+    say(f"consented clinician read the record: 200, {opened} decrypted with its own ML-KEM-768 key")
+    try:
+        other.record(record_id)
+        refused = None
+    except ApiError as exc:
+        refused = exc.status
+    say(f"non-consented clinician was refused: {refused}")
+    time.sleep(1.2)  # the audit batch is anchored within a second
+    log = patient.access_log(patient.key_id, verify=True)["events"]
+    verified = sum(1 for e in log if e["verified"]["ok"] and e["status"] == "anchored")
+    say(f"patient's access log: {len(log)} events ({', '.join(e['action'] + ('' if e['success'] else ' REFUSED') for e in log)}), "
+        f"{verified} anchored and verified on chain")
+    return {"consented_read_status": 200 if opened == "Bundle" else None, "non_consented_read_status": refused,
+            "access_log_events": len(log), "access_log_verified": verified}
+
+
 def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = "framingham",
              data_dir: Path | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole path and return the figures the CLI prints."""
@@ -64,12 +89,19 @@ def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = 
     bundles = list(dataset_bundles(dataset, limit=patients))
     say(f"converted {len(bundles)} {dataset} patients to FHIR R4 bundles; signing (owner + "
         f"{len(authorities)} ML-DSA-65 endorsements each)")
-    envelopes = [signed_envelope(bundle, chain, authorities) for bundle in bundles]
+    people = {role: (PrivateKey.generate(), KemPrivateKey.generate()) for role in ("patient", "clinician", "other")}
+    envelopes = [signed_envelope(bundle, chain, authorities, owner=people["patient"][0] if i == 0 else None)
+                 for i, bundle in enumerate(bundles)]
 
     services = build_services(settings, chain)
     app = create_app(settings, services=services)
-    with running_server(app) as base_url, BindaasClient(base_url) as client:
-        say(f"API at {base_url}; submitting over HTTP")
+    with running_server(app) as base_url, BindaasClient(base_url, key=authorities[0].key) as client:
+        say(f"API at {base_url}; signed in as authority {client.sign_in()['key_id'][:18]}… (ML-DSA-65 challenge)")
+        for role, (key, kem) in people.items():
+            client.enroll(role="patient" if role == "patient" else "clinician", public_key=key.public_key().raw,
+                          kem_public_key=kem.public_key)
+        patient, clinician, other = (BindaasClient(base_url, key=k, kem_key=m) for k, m in people.values())
+        say("enrolled on chain: 1 patient, 2 clinicians (ML-DSA-65 + ML-KEM-768 keys); submitting over HTTP")
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=4) as pool:
             receipts = list(pool.map(client.submit, envelopes))
@@ -83,25 +115,29 @@ def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = 
         verified = verdicts.count("valid")
         say(f"verified {verified}/{len(ids)} records against the chain")
 
+        access = consent_walkthrough(ids[0], patient, clinician, other, say)
+        for person in (patient, clinician, other):
+            person.close()
+
         with services.sessions() as session:
-            batches = repository.list_batches(session)
+            batches = [b for b in repository.list_batches(session) if b.kind == "records"]
             anchored = repository.count_by_status(session).get("anchored", 0)
             victim = repository.get_record(session, record_id=ids[0])
             assert victim is not None
-            tampered = victim.bundle_json.replace('"male"', '"malE"', 1) if '"male"' in victim.bundle_json \
-                else victim.bundle_json.replace('"female"', '"Female"', 1)
-            session.execute(update(RecordRow).where(RecordRow.id == ids[0]).values(bundle_json=tampered))
+            payload = bytearray(victim.payload)
+            payload[len(payload) // 2] ^= 0x01  # one bit of the encrypted payload
+            session.execute(update(RecordRow).where(RecordRow.id == ids[0]).values(payload=bytes(payload)))
             session.commit()
         report = client.verify(ids[0])
         tamper_detected = report["verdict"] == "invalid"
-        say(f"tampered with one byte of stored record {ids[0][:18]}…: verdict {report['verdict']}, "
+        say(f"flipped one bit of stored record {ids[0][:18]}… (encrypted at rest): verdict {report['verdict']}, "
             f"failed check '{report['failed_check']}'")
 
     gas = [b.gas_used for b in batches if b.gas_used]
     return {
         "chain": chain_name, "chain_id": chain.chain_id, "registry": chain.deployment.registry,
         "records_submitted": len(ids), "records_anchored": anchored, "records_verified": verified,
-        "batches": len(batches), "tamper_detected": tamper_detected, "tamper_failed_check": report["failed_check"],
+        "batches": len(batches), **access, "tamper_detected": tamper_detected, "tamper_failed_check": report["failed_check"],
         "submit_records_per_s": round(len(ids) / submitted_s, 1),
         "submit_to_all_anchored_s": round(anchored_s, 2),
         "gas_per_batch": round(sum(gas) / len(gas)) if gas else None,

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bindaas.chain.client import ChainClient, connect  # noqa: E402
+from bindaas.client import BindaasClient  # noqa: E402
 from bindaas.demo import deploy_authorities, signed_envelope  # noqa: E402
 from bindaas.fhir.datasets import dataset_bundles  # noqa: E402
 from tests.helpers import HardhatNode, TcpProxy, free_port  # noqa: E402
@@ -98,7 +99,7 @@ def run(*, records: int, kills: int, outage_s: float, database_url: str | None, 
         direct.deployment.save(data_dir / "deployment.json")
         env = {**os.environ, "BINDAAS_DATA_DIR": str(data_dir), "BINDAAS_RPC_URL": proxy.url,
                "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_ANCHOR_RETRY_S": "0.5",
-               "BINDAAS_RECEIPT_TIMEOUT_S": "10"}
+               "BINDAAS_RECEIPT_TIMEOUT_S": "10", "BINDAAS_TOKEN_TTL_S": "7200"}
         if database_url:
             env["BINDAAS_DATABASE_URL"] = database_url
         bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))
@@ -107,12 +108,15 @@ def run(*, records: int, kills: int, outage_s: float, database_url: str | None, 
                   for i in range(records)]
         api = ApiProcess(env, free_port(), workers=workers)
         api.start()
+        # The clients submit as the first authority, signed in once; tokens outlive worker restarts.
+        with BindaasClient(api.url, key=authorities[0].key) as signer:
+            auth = {"authorization": f"Bearer {signer.sign_in()['access_token']}"}
         deadline = time.monotonic() + time_limit_s
         acknowledged: list[str] = []
         lock = threading.Lock()
 
         def worker(chunk: list[str]) -> None:
-            with httpx.Client(base_url=api.url, timeout=30) as client:
+            with httpx.Client(base_url=api.url, timeout=30, headers=auth) as client:
                 for body in chunk:
                     rid = submit_until_acknowledged(client, body, deadline)
                     if rid:
@@ -138,7 +142,7 @@ def run(*, records: int, kills: int, outage_s: float, database_url: str | None, 
             for f in futures:
                 f.result()
         say(f"{len(acknowledged)} acknowledged; waiting for anchoring")
-        with httpx.Client(base_url=api.url, timeout=30) as client:
+        with httpx.Client(base_url=api.url, timeout=30, headers=auth) as client:
             while time.monotonic() < deadline:
                 counts = client.get("/health").json()["records"]
                 if counts.get("anchored", 0) >= len(set(acknowledged)) and not counts.get("accepted"):
@@ -146,7 +150,7 @@ def run(*, records: int, kills: int, outage_s: float, database_url: str | None, 
                 time.sleep(0.5)
             present = anchored = verified = 0
             for rid in set(acknowledged):
-                response = client.get(f"/records/{rid}")
+                response = client.get(f"/records/{rid}/status")  # metadata: no audit events, no content
                 if response.status_code != 200:
                     continue
                 present += 1

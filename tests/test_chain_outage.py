@@ -22,14 +22,15 @@ def test_records_wait_for_the_chain_and_are_anchored_when_it_returns(hardhat_nod
     chain = ChainClient(connect(proxy.url, timeout_s=2), direct.deployment)
     services = build_services(settings, chain)
     try:
-        with running_server(create_app(settings, services=services)) as url, BindaasClient(url) as client:
+        with running_server(create_app(settings, services=services)) as url, \
+                BindaasClient(url, key=authorities[0].key) as client:
             first = client.submit(signed_envelope(framingham_bundles[0], chain, authorities))["id"]
             client.wait_anchored([first], timeout_s=30)
 
             proxy.cut()
             during = [client.submit(signed_envelope(b, chain, authorities))["id"] for b in framingham_bundles[1:4]]
             time.sleep(settings.batch_max_delay_s + 1.0)
-            assert {client.record(rid)["status"] for rid in during} == {"accepted"}
+            assert {client.status(rid)["status"] for rid in during} == {"accepted"}
             health = client.health()
             assert health["status"] == "degraded"
             assert health["records"] == {"anchored": 1, "accepted": 3}
@@ -37,7 +38,7 @@ def test_records_wait_for_the_chain_and_are_anchored_when_it_returns(hardhat_nod
             proxy.restore()
             client.wait_anchored(during, timeout_s=30)
             assert all(client.verify(rid)["verdict"] == "valid" for rid in [first, *during])
-            roots = [client.record(rid)["anchor"]["root"] for rid in during]
+            roots = [client.status(rid)["anchor"]["root"] for rid in during]
             assert len(set(roots)) == 1  # one batch, anchored once
     finally:
         proxy.cut()

@@ -20,7 +20,7 @@ from eth_utils import keccak
 from bindaas.chain.artifacts import load_artifact
 from bindaas.chain.client import ChainClient, TxReceipt
 from bindaas.crypto.mldsa import CONSENT_CONTEXT, PublicKey
-from bindaas.errors import BindaasError, ChainError, InvalidInput
+from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidInput
 
 ROLES = ("none", "patient", "clinician", "auditor", "authority")
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
@@ -123,8 +123,13 @@ class AccessChain:
         cached = self._identities.get(key_id)
         if cached is not None and cached[0] == epoch and self.chain.watch_fresh():
             return cached[1]
-        role, enrolled, revoked, by, _kem_hash = self.chain.call(
-            lambda: self.identities.functions.identityOf(_b32(key_id)).call(), "identityOf")
+        try:
+            role, enrolled, revoked, by, _kem_hash = self.chain.call(
+                lambda: self.identities.functions.identityOf(_b32(key_id)).call(), "identityOf")
+        except ChainUnavailable:
+            if cached is None:
+                raise
+            return cached[1]  # during a chain outage, as last read (like the authority registry's view)
         found = None
         if enrolled:
             signing, kem = self._published_keys(key_id, enrolled)

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
+from bindaas.client import BindaasClient
 from bindaas.config import Settings
 from bindaas.demo import deploy_authorities, signed_envelope
 from bindaas.fhir.datasets import dataset_bundles
@@ -44,7 +44,7 @@ def predict_bench(*, records: int = 600, rate: float = 200.0, requests: int = 10
     bundles = list(dataset_bundles("framingham", limit=records))
     for bundle in bundles:
         accept_envelope(signed_envelope(bundle, chain, authorities), chain=chain, sessions=services.sessions,
-                        settings=settings)
+                        settings=settings, service_public_key=services.service_key.public_key)
     services.anchorer.drain()
     row = train_from_store(services, task="chd-10y", kind="dnn2f", device="cpu")
     with services.sessions() as session:
@@ -58,7 +58,9 @@ def predict_bench(*, records: int = 600, rate: float = 200.0, requests: int = 10
 
     http_ms = []
     with running_server(create_app(settings, services=services, run_anchorer=False)) as url, \
-            httpx.Client(base_url=url) as client:
+            BindaasClient(url, key=authorities[0].key) as signed_in:
+        signed_in.sign_in()  # once, outside the timed loop; every request still carries and checks the token
+        client = signed_in.http
         client.post("/predict", json={"bundle": bundles[0]})  # warm-up
         interval = 1.0 / rate
         next_at = time.perf_counter()

@@ -86,7 +86,11 @@ def claim_batch(session: Session, *, root: str, records: list, proofs: list[list
     """
     batch = BatchRow(root=root, kind=BATCH_KIND[ledger], size=len(records), status="claimed", created_at=now())
     session.add(batch)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # another anchorer claimed the very same rows (same root) a moment earlier
+        session.rollback()
+        return None
     claimed = session.execute(
         update(ledger)
         .where(ledger.seq.in_([r.seq for r in records]), ledger.batch_id.is_(None))
