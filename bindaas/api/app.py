@@ -14,6 +14,7 @@ from bindaas.api.routes import audit, authorities, consents, health, identities,
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
+from bindaas.fhir.validate import warm_up
 
 
 def create_app(settings: Settings | None = None, *, chain: ChainClient | None = None,
@@ -25,15 +26,20 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = services or build_services(settings, chain)
         app.state.services = built
+        warm_up(settings.fhir_validation)
+        # The registry watcher keeps authority keys, identities and policy cached between chain events, so
+        # per-request sign-in checks cost no chain round trip; it runs even where this process does not anchor.
+        built.chain.watch(settings.registry_poll_s)
+        built.chain.warm()
         if run_anchorer:
-            built.chain.watch(settings.registry_poll_s)
             built.anchorer.start()
         try:
             yield
         finally:
             if run_anchorer:
                 built.anchorer.stop()
-                built.chain.stop_watching()
+            built.writer.stop()
+            built.chain.stop_watching()
             if services is None:
                 built.engine.dispose()
 

@@ -20,6 +20,7 @@ from bindaas.crypto.mldsa import PrivateKey
 from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.ledger.anchorer import Anchorer
 from bindaas.store.database import make_engine, make_sessionmaker
+from bindaas.store.group_commit import RecordWriter
 
 if TYPE_CHECKING:
     from bindaas.ml.serving import ModelCache
@@ -39,6 +40,7 @@ class Services:
     service_key: KemPrivateKey
     tokens: TokenIssuer
     audit: AuditLog
+    writer: RecordWriter
 
 
 def bootstrap_embedded_chain(settings: Settings, *, authorities: int = 3) -> ChainClient:
@@ -77,4 +79,4 @@ def build_services(settings: Settings, chain: ChainClient | None = None) -> Serv
     audience = settings.audience or f"urn:bindaas:{chain.chain_id}:{chain.deployment.registry.lower()}"
     tokens = TokenIssuer(token_secret(settings), audience=audience, ttl_s=settings.token_ttl_s)
     return Services(settings, chain, engine, sessions, anchorer, ModelCache(), AccessChain(chain),
-                    service_kem_key(settings), tokens, AuditLog(sessions, anchorer.notify))
+                    service_kem_key(settings), tokens, AuditLog(sessions, anchorer.notify), RecordWriter(sessions))

@@ -31,7 +31,9 @@ def connect(rpc_url: str | None, *, timeout_s: float = 10.0) -> Web3:
         from web3 import EthereumTesterProvider  # imported lazily: py-evm is slow to import
 
         return Web3(EthereumTesterProvider())
-    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+    session = requests.Session()
+    session.trust_env = False  # else requests re-reads ~/.netrc and proxy variables on every JSON-RPC call
+    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}, session=session))
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,16 @@ class ChainClient:
 
         self._watch_thread = threading.Thread(target=loop, name="bindaas-registry-watch", daemon=True)
         self._watch_thread.start()
+
+    def warm(self) -> None:
+        """Read the active authorities' keys, their status and the policy now, so that a burst of first requests
+        does not send one identical chain read per request thread."""
+        with contextlib.suppress(ChainUnavailable):
+            head = self.head_for_acceptance()
+            for authority in self.authorities():
+                self.key_status(authority["key_id"], at_block=head)
+                self.public_key(authority["key_id"])
+            self.threshold_at(head)
 
     def stop_watching(self) -> None:
         self._watch_stop.set()

@@ -10,6 +10,7 @@ its R4B models accept them. Every error names the field as a path into the envel
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -26,12 +27,31 @@ def _schema() -> dict[str, Any]:
     return json.loads(resources.files("bindaas.fhir").joinpath("fhir.r4.schema.json").read_text())
 
 
+_build_lock = threading.Lock()
+
+
 @cache
 def _validator(definition: str) -> Any:
+    # Compiling takes ~80 ms under the GIL; without the lock every request thread of a cold server compiles its
+    # own copy at once (40 threads: seconds of CPU).
+    with _build_lock:
+        return _compiled(definition)
+
+
+@cache
+def _compiled(definition: str) -> Any:
     schema = _schema()
     if definition == "root":
         return jsonschema_rs.validator_for(schema)
     return jsonschema_rs.validator_for({"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]})
+
+
+def warm_up(mode: Mode) -> None:
+    """Compile the schema validator (and import the models) before the first request needs them."""
+    if mode in ("schema", "both"):
+        _validator("root")
+    if mode in ("models", "both"):
+        from fhir.resources.R4B.bundle import Bundle  # noqa: F401
 
 
 def _path(prefix: str, parts: Any) -> str:

@@ -22,6 +22,7 @@ from bindaas.fhir.validate import validate_bundle
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import seal_payload
 from bindaas.store import repository
+from bindaas.store.group_commit import RecordWriter
 from bindaas.store.models import RecordRow
 
 
@@ -100,9 +101,12 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings
 
 
 def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: sessionmaker[Session],
-                    settings: Settings, service_public_key: bytes) -> Accepted:
-    """Check ``envelope`` completely, then store it durably (committed before returning)."""
+                    settings: Settings, service_public_key: bytes, writer: RecordWriter | None = None) -> Accepted:
+    """Check ``envelope`` completely, then store it durably (committed before returning; through ``writer``'s
+    group commit when given)."""
     row = prepare_record(envelope, chain=chain, settings=settings, service_public_key=service_public_key)
+    if writer is not None:
+        return Accepted(*writer.insert(row))
     with sessions() as session:
         stored, created = repository.insert_record(session, row=row)
     return Accepted(stored, created)

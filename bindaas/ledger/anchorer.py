@@ -62,13 +62,16 @@ class Anchorer:
         return anchored
 
     def _seal(self, session: Session, ledger: repository.Ledger, *, force: bool) -> int:
-        rows = repository.unbatched(session, limit=self.settings.batch_size, lock=True, ledger=ledger)
-        if not rows:
-            session.rollback()  # release the row locks taken by the look-up
+        # Polled every anchor_poll_s: decide from a count first, and load rows (keys only) just when sealing.
+        count, oldest = repository.waiting(session, ledger=ledger)
+        if count == 0 or oldest is None:
             return 0
-        waited = (repository.now() - as_utc(rows[0].accepted_at)).total_seconds()
-        if not force and len(rows) < self.settings.batch_size and waited < self.settings.batch_max_delay_s:
-            session.rollback()
+        waited = (repository.now() - as_utc(oldest)).total_seconds()
+        if not force and count < self.settings.batch_size and waited < self.settings.batch_max_delay_s:
+            return 0
+        rows = repository.unbatched_keys(session, limit=self.settings.batch_size, ledger=ledger)
+        if not rows:
+            session.rollback()  # another anchorer holds them
             return 0
         root, proofs = merkle_root_and_proofs([leaf_of(row) for row in rows])
         batch = repository.claim_batch(session, root="0x" + root.hex(), records=rows, ledger=ledger,

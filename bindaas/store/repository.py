@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from bindaas.store.models import AuditRow, BatchRow, ModelRow, RecordRow
 
@@ -75,8 +75,19 @@ def unbatched(session: Session, *, limit: int, lock: bool = False, ledger: Ledge
     return list(session.scalars(stmt))
 
 
-def oldest_unbatched_time(session: Session) -> datetime | None:
-    return session.scalar(select(func.min(RecordRow.accepted_at)).where(RecordRow.batch_id.is_(None)))
+def unbatched_keys(session: Session, *, limit: int, ledger: Ledger = RecordRow) -> list:
+    """As :func:`unbatched` with row locks, loading only what a Merkle leaf needs (not payloads or proofs)."""
+    columns = [ledger.seq, ledger.id, ledger.accepted_at] + ([RecordRow.accepted_block] if ledger is RecordRow else [])
+    stmt = (select(ledger).options(load_only(*columns)).where(ledger.batch_id.is_(None)).order_by(ledger.seq)
+            .limit(limit).with_for_update(skip_locked=True))
+    return list(session.scalars(stmt))
+
+
+def waiting(session: Session, *, ledger: Ledger = RecordRow) -> tuple[int, datetime | None]:
+    """How many rows of ``ledger`` wait for a batch, and when the oldest was accepted (one cheap query)."""
+    count, oldest = session.execute(select(func.count(), func.min(ledger.accepted_at))
+                                    .where(ledger.batch_id.is_(None))).one()
+    return count, oldest
 
 
 def claim_batch(session: Session, *, root: str, records: list, proofs: list[list[dict]],

@@ -67,7 +67,8 @@ def submit_record(envelope: Envelope, services: ServicesDep, caller: CallerDep) 
     """Accept a signed FHIR R4 Bundle; it is stored durably (encrypted) now and anchored on chain within a second."""
     _check_submitter(caller, envelope)
     accepted = accept_envelope(envelope, chain=services.chain, sessions=services.sessions,
-                               settings=services.settings, service_public_key=services.service_key.public_key)
+                               settings=services.settings, service_public_key=services.service_key.public_key,
+                               writer=services.writer)
     services.anchorer.notify()
     return {**record_summary(accepted.record), "created": accepted.created}
 
