@@ -87,3 +87,19 @@ def test_bulk_submission_accepts_the_good_and_names_the_bad(service, framingham_
     ids = [r["id"] for r in results if "id" in r]
     service.client.wait_anchored(ids, timeout_s=30)
     assert all(service.client.verify(rid)["verdict"] == "valid" for rid in set(ids))
+
+
+def test_concurrent_submissions_are_each_stored_once(service, framingham_bundles):
+    """Many request threads at once go through the group commit: every record is stored exactly once and each
+    caller hears whether it created it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    envelopes = [signed_envelope(b, service.chain, service.authorities) for b in framingham_bundles[:8]]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        receipts = list(pool.map(service.client.submit, envelopes + envelopes))
+    assert {r["id"] for r in receipts} == {"0x" + e.digest().hex() for e in envelopes}
+    created = {}
+    for receipt in receipts:
+        created.setdefault(receipt["id"], []).append(receipt["created"])
+    assert all(sorted(flags) == [False, True] for flags in created.values())
+    assert len(service.client.http.get("/records").json()["records"]) == 8
