@@ -24,6 +24,8 @@ from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidIn
 
 ROLES = ("none", "patient", "clinician", "auditor", "authority")
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
+_ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
+_CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
 
 
 def check_key_id(text: str, *, field: str) -> str:
@@ -141,10 +143,9 @@ class AccessChain:
     def _published_keys(self, key_id: str, block: int) -> tuple[bytes, bytes]:
         if key_id not in self._keys:
             event = self.identities.events.Enrolled()
-            topic = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
             logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
                 "address": self.identities.address, "fromBlock": block, "toBlock": block,
-                "topics": [topic, "0x" + _b32(key_id).hex()]}), "eth_getLogs(Enrolled)")
+                "topics": [_ENROLLED_TOPIC, "0x" + _b32(key_id).hex()]}), "eth_getLogs(Enrolled)")
             if not logs:
                 raise ChainError(f"no Enrolled event for {key_id} in block {block}")
             args = event.process_log(logs[0])["args"]
@@ -187,7 +188,7 @@ class AccessChain:
 
     def history(self, *, patient: str | None = None, grantee: str | None = None) -> list[Consent]:
         """Every consent change (oldest first) for ``patient`` and/or ``grantee``, each with its signature checked."""
-        topics: list[Any] = ["0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex(),
+        topics: list[Any] = [_CONSENT_CHANGED_TOPIC,
                              "0x" + _b32(patient).hex() if patient else None,
                              "0x" + _b32(grantee).hex() if grantee else None]
         logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
@@ -204,10 +205,10 @@ class AccessChain:
     def _signature_valid(self, patient: str, grantee: str, nonce: int, block: int) -> bool:
         cache_key = (patient, grantee, nonce)
         if cache_key not in self._signatures:
-            topic = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
             logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
                 "address": self.consents.address, "fromBlock": block, "toBlock": block,
-                "topics": [topic, "0x" + _b32(patient).hex(), "0x" + _b32(grantee).hex()]}), "eth_getLogs")
+                "topics": [_CONSENT_CHANGED_TOPIC, "0x" + _b32(patient).hex(), "0x" + _b32(grantee).hex()]}),
+                "eth_getLogs(ConsentChanged)")
             valid = False
             for log in logs:
                 args = self.consents.events.ConsentChanged().process_log(log)["args"]

@@ -23,6 +23,7 @@ from bindaas.chain.deployment import Deployment
 from bindaas.errors import ChainError, ChainUnavailable
 
 T = TypeVar("T")
+BATCH_ANCHORED_TOPIC = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
 
 
 def connect(rpc_url: str | None, *, timeout_s: float = 10.0) -> Web3:
@@ -184,9 +185,10 @@ class ChainClient:
         """Run a read against the chain with this client's locking and error translation."""
         return self._guard(fn, what)
 
-    def transact(self, fn: Any, what: str) -> TxReceipt:
-        """Send a contract call as this client's sender; a change is seen by the watcher at once."""
-        receipt = self._transact(fn, what)
+    def transact(self, fn: Any, what: str, *, sender: str | None = None) -> TxReceipt:
+        """Send a contract call (as ``sender`` or this client's sender); the watcher sees the change at once,
+        not one poll later."""
+        receipt = self._transact(fn, what, sender=sender)
         if self._watched_head is not None:
             self.refresh()
         return receipt
@@ -265,16 +267,13 @@ class ChainClient:
 
     def watch_fresh(self) -> bool:
         """Whether the watcher has seen the chain recently (cached registry views are then current)."""
-        return self._watch_fresh()
-
-    def _watch_fresh(self) -> bool:
         return (self._watch_thread is not None and self._watched_head is not None
                 and time.monotonic() - self._watched_at < 5 * self._watch_interval)
 
     def head_for_acceptance(self) -> int:
         """The block acceptance is judged at: the watched head, else the chain's head, or during a chain outage
         the last one seen (acceptance goes on against the registry state last read; anchoring waits)."""
-        if self._watch_fresh():
+        if self.watch_fresh():
             assert self._watched_head is not None
             return self._watched_head
         try:
@@ -294,7 +293,7 @@ class ChainClient:
     def threshold_at(self, block: int) -> int:
         """The policy k at ``block``. Read once per registry change while watched; else cached per block."""
         current = self._current_threshold
-        if self._watch_fresh() and current is not None and current[0] <= block:
+        if self.watch_fresh() and current is not None and current[0] <= block:
             return current[1]
         if block not in self._thresholds:
             try:
@@ -307,7 +306,7 @@ class ChainClient:
             if len(self._thresholds) >= 1024:
                 self._thresholds.pop(min(self._thresholds))
             self._thresholds[block] = value
-            if self._watch_fresh() and block == self._watched_head:
+            if self.watch_fresh() and block == self._watched_head:
                 self._current_threshold = (block, value)
         return self._thresholds[block]
 
@@ -316,7 +315,7 @@ class ChainClient:
         whenever the chain has moved. During an outage the last view read is used."""
         head = self.head_for_acceptance() if at_block is None else at_block
         cached = self._keys.get(key_id)
-        if cached is not None and (cached[0] >= head or (self._watch_fresh() and cached[0] <= head)):
+        if cached is not None and (cached[0] >= head or (self.watch_fresh() and cached[0] <= head)):
             return cached[1]
         raw = bytes.fromhex(key_id.removeprefix("0x"))
         try:
@@ -375,8 +374,7 @@ class ChainClient:
 
     def anchored_roots(self, *, submitter: str | None = None) -> list[str]:
         """Every root anchored since deployment (by ``submitter`` if given), from the BatchAnchored events."""
-        topic = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
-        topics: list[Any] = [topic, None]
+        topics: list[Any] = [BATCH_ANCHORED_TOPIC, None]
         if submitter:
             topics.append("0x" + "00" * 12 + submitter.lower().removeprefix("0x"))
         logs = self._guard(lambda: self.w3.eth.get_logs({
@@ -386,10 +384,9 @@ class ChainClient:
 
     def anchor_tx(self, root: bytes, block: int) -> str | None:
         """The hash of the transaction that anchored ``root`` in ``block`` (from its BatchAnchored event)."""
-        topic = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
         logs = self._guard(lambda: self.w3.eth.get_logs({
             "address": self.deployment.anchor, "fromBlock": block, "toBlock": block,
-            "topics": [topic, "0x" + root.hex()]}), "eth_getLogs(BatchAnchored)")
+            "topics": [BATCH_ANCHORED_TOPIC, "0x" + root.hex()]}), "eth_getLogs(BatchAnchored)")
         return "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else None
 
     def model_of(self, model_id: bytes) -> ModelInfo | None:
@@ -436,26 +433,20 @@ class ChainClient:
         return self._transact(self.models.functions.registerModel(model_id, training_root, metrics_hash, records),
                               "registerModel")
 
-    def _govern(self, fn: Any, what: str, sender: str) -> TxReceipt:
-        receipt = self._transact(fn, what, sender=sender)
-        if self._watched_head is not None:
-            self.refresh()  # a change we made ourselves is seen at once, not one poll later
-        return receipt
-
     def propose_revoke(self, target: str, *, sender: str) -> TxReceipt:
-        return self._govern(self.registry.functions.proposeRevoke(target), "proposeRevoke", sender)
+        return self.transact(self.registry.functions.proposeRevoke(target), "proposeRevoke", sender=sender)
 
     def propose_add(self, target: str, public_key: bytes, *, sender: str) -> TxReceipt:
-        return self._govern(self.registry.functions.proposeAdd(target, public_key), "proposeAdd", sender)
+        return self.transact(self.registry.functions.proposeAdd(target, public_key), "proposeAdd", sender=sender)
 
     def propose_rotate(self, target: str, public_key: bytes, *, sender: str) -> TxReceipt:
-        return self._govern(self.registry.functions.proposeRotate(target, public_key), "proposeRotate", sender)
+        return self.transact(self.registry.functions.proposeRotate(target, public_key), "proposeRotate", sender=sender)
 
     def propose_threshold(self, threshold: int, *, sender: str) -> TxReceipt:
-        return self._govern(self.registry.functions.proposeThreshold(threshold), "proposeThreshold", sender)
+        return self.transact(self.registry.functions.proposeThreshold(threshold), "proposeThreshold", sender=sender)
 
     def approve(self, proposal_id: int, *, sender: str) -> TxReceipt:
-        return self._govern(self.registry.functions.approve(proposal_id), "approve", sender)
+        return self.transact(self.registry.functions.approve(proposal_id), "approve", sender=sender)
 
     def proposal_count(self) -> int:
         return self._guard(lambda: self.registry.functions.proposalCount().call(), "proposalCount")
