@@ -139,7 +139,8 @@ def verify_audit_log(session: Session, chain: ChainClient) -> dict[str, Any]:
     chain's root and count commit to (an edited or deleted event breaks this), and every root this service
     anchored on chain must still have its batch (a deleted batch breaks that)."""
     problems: list[str] = []
-    batches = [b for b in repository.list_batches(session) if b.kind == "audit" and b.status == "anchored"]
+    every_batch = repository.list_batches(session)
+    batches = [b for b in every_batch if b.kind == "audit" and b.status == "anchored"]
     events = 0
     for batch in batches:
         rows = repository.batch_records(session, batch_id=batch.id, ledger=AuditRow)
@@ -156,7 +157,7 @@ def verify_audit_log(session: Session, chain: ChainClient) -> dict[str, Any]:
                             f"{len(rows)} are stored: {anchor.record_count - len(rows)} deleted")
         elif "0x" + root.hex() != batch.root:
             problems.append(f"batch {batch.root}: stored events no longer hash to the anchored root")
-    known = {b.root for b in repository.list_batches(session)}
+    known = {b.root for b in every_batch}
     on_chain = chain.anchored_roots(submitter=chain.sender)
     missing = [r for r in on_chain if r not in known]
     if missing:

@@ -113,8 +113,8 @@ class Anchorer:
         while True:
             self.run_once(force=True)
             with self.sessions() as session:
-                if (not repository.unbatched(session, limit=1) and not repository.open_batches(session)
-                        and not repository.unbatched(session, limit=1, ledger=AuditRow)):
+                idle = all(repository.waiting(session, ledger=ledger)[0] == 0 for ledger in (RecordRow, AuditRow))
+                if idle and not repository.open_batches(session):
                     return
             if time.monotonic() > deadline:
                 raise TimeoutError("records still waiting to be anchored")

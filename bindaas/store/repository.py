@@ -66,17 +66,10 @@ def count_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(RecordRow.status, func.count()).group_by(RecordRow.status)).all())
 
 
-def unbatched(session: Session, *, limit: int, lock: bool = False, ledger: Ledger = RecordRow) -> list:
-    """The oldest accepted rows of ``ledger`` that no batch has claimed yet. With ``lock``, rows another anchorer
-    holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers instead)."""
-    stmt = select(ledger).where(ledger.batch_id.is_(None)).order_by(ledger.seq).limit(limit)
-    if lock:
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.scalars(stmt))
-
-
 def unbatched_keys(session: Session, *, limit: int, ledger: Ledger = RecordRow) -> list:
-    """As :func:`unbatched` with row locks, loading only what a Merkle leaf needs (not payloads or proofs)."""
+    """The oldest rows of ``ledger`` that no batch has claimed yet, loading only what a Merkle leaf needs (not
+    payloads or proofs). Rows another anchorer holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+    SQLite serializes writers instead)."""
     columns = [ledger.seq, ledger.id, ledger.accepted_at] + ([RecordRow.accepted_block] if ledger is RecordRow else [])
     stmt = (select(ledger).options(load_only(*columns)).where(ledger.batch_id.is_(None)).order_by(ledger.seq)
             .limit(limit).with_for_update(skip_locked=True))
