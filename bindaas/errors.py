@@ -13,6 +13,7 @@ BindaasError
  ├── Forbidden               (403) authenticated, but the role or the patient's consent does not allow it
  ├── PayloadTooLarge         (413)
  ├── NotFound                (404)
+ ├── RecordDamaged           (409) a stored payload or its wrapped key no longer decrypts
  ├── ChainError              (502) the chain refused a transaction (custom error decoded where possible)
  └── ChainUnavailable        (503) the chain node cannot be reached
 """
@@ -75,6 +76,10 @@ class PayloadTooLarge(BindaasError):
 
 class NotFound(BindaasError):
     status, slug, title = 404, "not-found", "Not found"
+
+
+class RecordDamaged(BindaasError):
+    status, slug, title = 409, "record-damaged", "Stored record does not decrypt"
 
 
 class ChainError(BindaasError):

@@ -112,3 +112,17 @@ def test_changed_accepted_block_is_caught(service, anchored):
     _edit(service, anchored, accepted_block=_row(service, anchored).accepted_block - 1)
     report = service.client.verify(anchored)
     assert (report["verdict"], report["failed_check"]) == ("invalid", "merkle_proof")
+
+
+
+def test_a_record_whose_key_no_longer_unwraps_is_a_409_problem_not_a_crash(service, framingham_bundles):
+    patient = service.enroll("patient")
+    envelope = signed_envelope(framingham_bundles[5], service.chain, service.authorities, owner=patient.key)
+    record_id = service.client.submit(envelope)["id"]
+    wrapped = bytearray(_row(service, record_id).service_key)
+    wrapped[-1] ^= 0x01
+    _edit(service, record_id, service_key=bytes(wrapped))
+    response = patient.client.http.get(f"/records/{record_id}/export")
+    assert response.status_code == 409
+    assert response.json()["type"] == "urn:bindaas:problem:record-damaged"
+    assert service.client.verify(record_id)["failed_check"] == "digest"

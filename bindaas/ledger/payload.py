@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bindaas.crypto.sealing import KemPrivateKey, new_data_key, seal, unseal, wrap_key
+from bindaas.crypto.sealing import DecryptionFailed, KemPrivateKey, new_data_key, seal, unseal, wrap_key
+from bindaas.errors import RecordDamaged
 from bindaas.store.models import RecordRow, WrappedKeyRow
 
 SERVICE_READER = "service"
@@ -21,12 +22,21 @@ def seal_payload(canonical: bytes, *, record_id: str, service_public_key: bytes)
 
 
 def data_key_of(row: RecordRow, service_key: KemPrivateKey) -> bytes:
-    return service_key.unwrap(bytes(row.service_key), record_id=row.id, reader=SERVICE_READER)
+    """The record's data key; raises RecordDamaged if its wrapped copy was altered."""
+    try:
+        return service_key.unwrap(bytes(row.service_key), record_id=row.id, reader=SERVICE_READER)
+    except DecryptionFailed as exc:
+        raise RecordDamaged(f"stored record {row.id} does not decrypt: {exc}; /verify reports it",
+                            field="record_id") from exc
 
 
 def open_payload(row: RecordRow, service_key: KemPrivateKey) -> bytes:
-    """The canonical bundle bytes; raises DecryptionFailed if the ciphertext or its wrapped key was altered."""
-    return unseal(bytes(row.payload), data_key_of(row, service_key), record_id=row.id)
+    """The canonical bundle bytes; raises RecordDamaged if the ciphertext or its wrapped key was altered."""
+    try:
+        return unseal(bytes(row.payload), data_key_of(row, service_key), record_id=row.id)
+    except DecryptionFailed as exc:
+        raise RecordDamaged(f"stored record {row.id} does not decrypt: {exc}; /verify reports it",
+                            field="record_id") from exc
 
 
 def wrapped_for(session: Session, *, row: RecordRow, reader: str, reader_kem_key: bytes,

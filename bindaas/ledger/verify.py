@@ -18,8 +18,8 @@ from bindaas.chain.client import ChainClient
 from bindaas.crypto.digest import record_digest, record_leaf, signed_message
 from bindaas.crypto.merkle import ProofStep, root_from_proof
 from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
-from bindaas.crypto.sealing import DecryptionFailed, KemPrivateKey
-from bindaas.errors import BindaasError
+from bindaas.crypto.sealing import KemPrivateKey
+from bindaas.errors import BindaasError, RecordDamaged
 from bindaas.ledger.payload import open_payload
 from bindaas.store.models import BatchRow, RecordRow
 
@@ -142,6 +142,6 @@ def verify_stored(row: RecordRow, batch: BatchRow | None, chain: ChainClient,
     """Decrypt ``row`` in memory with the service's key and verify it; the plaintext goes no further."""
     try:
         plaintext = open_payload(row, service_key)
-    except DecryptionFailed:
+    except RecordDamaged:
         plaintext = None
     return verify_record(row, batch, chain, plaintext=plaintext)

@@ -13,9 +13,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from bindaas.api.services import Services
-from bindaas.errors import InvalidInput
+from bindaas.errors import InvalidInput, RecordDamaged
 from bindaas.fhir.features import SPECS, FeatureSpec, extract, label
-from bindaas.crypto.sealing import DecryptionFailed
 from bindaas.ledger.payload import open_payload
 from bindaas.ledger.verify import verify_record
 from bindaas.ml.estimators import MODEL_KINDS, make_model
@@ -50,7 +49,7 @@ def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
         for row in page:
             try:
                 plaintext: bytes | None = open_payload(row, services.service_key)
-            except DecryptionFailed:
+            except RecordDamaged:
                 plaintext = None
             report = verify_record(row, batches.get(row.batch_id) if row.batch_id else None, services.chain,
                                    plaintext=plaintext)

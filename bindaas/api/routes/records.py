@@ -14,7 +14,7 @@ from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.api.services import Services
 from bindaas.crypto.mldsa import b64
-from bindaas.errors import BindaasError, Forbidden, NotFound
+from bindaas.errors import BindaasError, Forbidden, NotFound, RecordDamaged
 from bindaas.ledger.accept import accept_envelope, accept_many
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import open_payload, wrapped_for
@@ -119,7 +119,7 @@ def get_record(record_id: str, services: ServicesDep, caller: CallerDep) -> dict
                    audit=services.audit)
     try:
         bundle = json.loads(open_payload(row, services.service_key))
-    except Exception:  # noqa: BLE001 - a damaged stored copy is still shown; /verify says what is wrong
+    except (RecordDamaged, ValueError):  # a damaged stored copy is still shown; /verify says what is wrong
         bundle = None
     services.audit.record(action="read", agent=caller.key_id, role=caller.role, patient=row.patient_id,
                           record=row.id, success=True, detail="record read")
