@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 
@@ -107,7 +108,7 @@ def test_consent_signed_by_someone_else_is_refused(service, clinic):
     patient, clinician = clinic["patient"], clinic["clinician"]
     info = patient.client.request("GET", "/consents/nonce")
     body = {"grantee": clinician.key_id, "granted": True, "not_after": 0, "nonce": info["nonce"],
-            "signature": __import__("base64").b64encode(os.urandom(3309)).decode()}
+            "signature": base64.b64encode(os.urandom(3309)).decode()}
     response = patient.client.http.post("/consents", json=body)
     assert response.status_code == 422 and response.json()["field"] == "signature"
     stale = patient.client.http.post("/consents", json=body | {"nonce": info["nonce"] + 5})

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 from bindaas.config import Settings
 from bindaas.crypto.sealing import KemPrivateKey
 
 
-def _create_once(path: Path, make: "callable[[Path], None]") -> None:  # type: ignore[valid-type]
+def _create_once(path: Path, make: Callable[[Path], None]) -> None:
     """Make ``path`` exactly once even when several workers start together: the first to create it writes it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
