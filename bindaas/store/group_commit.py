@@ -68,10 +68,12 @@ class RecordWriter:
                     created = fresh.pop(row.id, None)
                     if created is not None:
                         done.set_result((created, True))
-                    else:  # stored before, or twice in this group
-                        existing = repository.get_record(session, record_id=row.id)
-                        done.set_result((existing, False)) if existing else done.set_exception(
-                            RuntimeError(f"record {row.id} vanished while being stored"))
+                        continue
+                    existing = repository.get_record(session, record_id=row.id)  # stored before, or twice here
+                    if existing is None:
+                        done.set_exception(RuntimeError(f"record {row.id} vanished while being stored"))
+                    else:
+                        done.set_result((existing, False))
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear of it
             for _, done in group:
                 if not done.done():
