@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -33,6 +34,11 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
         built.chain.warm()
         if run_anchorer:
             built.anchorer.start()
+        if services is None and chain is None:  # this app owns its process (`bindaas serve` and its workers)
+            # The libraries loaded so far (web3, SQLAlchemy, pydantic, the FHIR schema) are hundreds of thousands
+            # of long-lived objects; frozen, the collector stops re-scanning them in every full collection.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from bindaas.api.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 

@@ -5,6 +5,7 @@ downstream: one such body can exhaust the stack and take the whole server down."
 from __future__ import annotations
 
 import asyncio
+from itertools import accumulate
 from typing import Any, Awaitable, Callable
 
 import orjson
@@ -16,21 +17,20 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def json_depth(value: Any, *, limit: int) -> int:
-    """Nesting depth of a parsed JSON value, walking iteratively; stops counting past ``limit``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                return deepest
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
-    return deepest
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_depth(body: bytes) -> int:
+    """Nesting depth of a JSON text (already known to parse), from its bytes. Escapes go first (pairs of
+    backslashes, then escaped quotes, left to right as JSON reads them), then whatever sits between quotes, and the
+    brackets left are counted. It runs for every body, so it stays in C (replace, split, translate, accumulate):
+    walking the parsed objects in Python cost ~0.1 ms for a 26 KB envelope."""
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(body.split(b'"')[::2])
+    brackets = outside_strings.translate(None, _NOT_BRACKET)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
 async def _problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
@@ -73,14 +73,14 @@ def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float):  #
             body = b"".join(chunks)
             if b"json" in headers.get(b"content-type", b"application/json") and body:
                 try:
-                    parsed = orjson.loads(body)  # iterative-safe: refuses nesting past 1024 itself
+                    orjson.loads(body)  # iterative-safe: refuses nesting past 1024 itself
                 except orjson.JSONDecodeError as exc:
                     if "depth" in str(exc):
                         return await _problem(send, 422, "too-deep", "JSON nested too deeply",
                                               f"request body nests deeper than {max_depth} levels")
                     return await _problem(send, 400, "malformed-json", "Malformed JSON",
                                           f"request body is not valid JSON: {exc}")
-                if json_depth(parsed, limit=max_depth) > max_depth:
+                if json_depth(body) > max_depth:
                     return await _problem(send, 422, "too-deep", "JSON nested too deeply",
                                           f"request body nests deeper than {max_depth} levels")
             sent = False

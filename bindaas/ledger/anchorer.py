@@ -46,6 +46,8 @@ class Anchorer:
         self.settings = settings
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._noticed = 0  # rows accepted since the last pass, as told by notify()
+        self._noticed_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.mining_times_ms: list[float] = []
@@ -119,13 +121,21 @@ class Anchorer:
             if time.monotonic() > deadline:
                 raise TimeoutError("records still waiting to be anchored")
 
-    def notify(self) -> None:
-        """Wake the background loop (a record was accepted)."""
-        self._wake.set()
+    def notify(self, rows: int = 1) -> None:
+        """Tell the background loop ``rows`` were accepted. It wakes early only once they could fill a batch:
+        waking it for every record made it re-query the store hundreds of times a second under load, while a
+        partial batch waits for ``batch_max_delay_s`` anyway, which the regular poll honours."""
+        with self._noticed_lock:
+            self._noticed += rows
+            full = self._noticed >= self.settings.batch_size
+        if full:
+            self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                with self._noticed_lock:
+                    self._noticed = 0
                 self.run_once()
                 self.last_error = None
                 self._wake.wait(self.settings.anchor_poll_s)

@@ -23,23 +23,25 @@ class RecordRow(Base):
 
     __tablename__ = "records"
 
+    # Small columns first, blobs last: SQLite keeps a row's head on its b-tree page and the rest on overflow
+    # pages, so the anchorer's scans and status updates never walk ~20 KB of signatures per row.
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(66), unique=True)  # 0x + hex SHA3-256 digest
     patient_id: Mapped[str] = mapped_column(String(66), index=True)  # the patient's identity key id
-    payload: Mapped[bytes] = mapped_column(LargeBinary)  # AES-256-GCM of the RFC 8785 canonical JSON, as hashed
-    service_key: Mapped[bytes] = mapped_column(LargeBinary)  # the data key, wrapped for the service's ML-KEM key
-    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
-    owner_public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    owner_signature: Mapped[bytes] = mapped_column(LargeBinary)
-    endorsements: Mapped[list] = mapped_column(JSON)  # [{key_id, authority, signature(b64)}]
-    chain_id: Mapped[int] = mapped_column(BigInteger)
-    registry_address: Mapped[str] = mapped_column("registry", String(42))
-    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    accepted_block: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="accepted")
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), default=None)
     leaf_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_block: Mapped[int] = mapped_column(BigInteger)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    registry_address: Mapped[str] = mapped_column("registry", String(42))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     proof: Mapped[list | None] = mapped_column(JSON, default=None)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # AES-256-GCM of the RFC 8785 canonical JSON, as hashed
+    service_key: Mapped[bytes] = mapped_column(LargeBinary)  # the data key, wrapped for the service's ML-KEM key
+    owner_public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    owner_signature: Mapped[bytes] = mapped_column(LargeBinary)
+    endorsements: Mapped[list] = mapped_column(JSON)  # [{key_id, authority, signature(b64)}]
 
     __table_args__ = (Index("ix_records_unbatched", "batch_id", "seq"),)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
@@ -36,19 +38,35 @@ def insert_record(session: Session, *, row: RecordRow) -> tuple[RecordRow, bool]
 
 
 def insert_records(session: Session, *, rows: list[RecordRow]) -> list[RecordRow]:
-    """Insert ``rows`` in one transaction and return those newly created; ids already stored are skipped."""
+    """Insert ``rows`` in one transaction and return those newly created (with their ``seq``); ids already stored
+    are skipped. One multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``: the ORM's unit of work cost
+    more CPU per record than the rest of the commit."""
     if not rows:
         return []
     unique = list({row.id: row for row in rows}.values())
-    existing = set(session.scalars(select(RecordRow.id).where(RecordRow.id.in_([r.id for r in unique]))))
-    fresh = [row for row in unique if row.id not in existing]
-    session.add_all(fresh)
-    try:
-        session.commit()
-        return fresh
-    except IntegrityError:  # a concurrent writer stored one of them first: fall back to one at a time
-        session.rollback()
-        return [row for row in fresh if insert_record(session, row=_copy(row))[1]]
+    table = RecordRow.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect not in _UPSERT:  # another database: the ORM path, one row at a time on conflict
+        return [row for row in unique if insert_record(session, row=_copy(row))[1]]
+    stmt = _UPSERT[dialect](table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(
+        table.c.id, table.c.seq)
+    created = dict(session.execute(stmt, [_insert_values(row) for row in unique]).all())
+    session.commit()
+    fresh = []
+    for row in unique:
+        if row.id in created:
+            row.seq = created[row.id]
+            fresh.append(row)
+    return fresh
+
+
+_UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_SET_LATER = {"seq", "batch_id", "leaf_index", "proof"}  # assigned by the database or by the anchorer
+
+
+def _insert_values(row: RecordRow) -> dict:
+    return {attr.columns[0].name: getattr(row, attr.key) for attr in RecordRow.__mapper__.column_attrs
+            if attr.key not in _SET_LATER}
 
 
 def _copy(row: RecordRow) -> RecordRow:
@@ -66,6 +84,9 @@ def count_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(RecordRow.status, func.count()).group_by(RecordRow.status)).all())
 
 
+_OLDEST_AMONG = 256  # rows looked at for the oldest acceptance time
+
+
 def unbatched_keys(session: Session, *, limit: int, ledger: Ledger = RecordRow) -> list:
     """The oldest rows of ``ledger`` that no batch has claimed yet, loading only what a Merkle leaf needs (not
     payloads or proofs). Rows another anchorer holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
@@ -77,10 +98,16 @@ def unbatched_keys(session: Session, *, limit: int, ledger: Ledger = RecordRow) 
 
 
 def waiting(session: Session, *, ledger: Ledger = RecordRow) -> tuple[int, datetime | None]:
-    """How many rows of ``ledger`` wait for a batch, and when the oldest was accepted (one cheap query)."""
-    count, oldest = session.execute(select(func.count(), func.min(ledger.accepted_at))
-                                    .where(ledger.batch_id.is_(None))).one()
-    return count, oldest
+    """How many rows of ``ledger`` wait for a batch, and when the oldest was accepted. Polled every
+    ``anchor_poll_s`` by every worker: the count is answered from the (batch_id, seq) index alone, and the oldest
+    acceptance time is looked for among the first rows by seq only (rows are stored in acceptance order, give or
+    take one group commit), not by reading every waiting row."""
+    count = session.scalar(select(func.count()).select_from(ledger).where(ledger.batch_id.is_(None))) or 0
+    if count == 0:
+        return 0, None
+    head = (select(ledger.accepted_at).where(ledger.batch_id.is_(None)).order_by(ledger.seq)
+            .limit(_OLDEST_AMONG).subquery())
+    return count, session.scalar(select(func.min(head.c.accepted_at)))
 
 
 def claim_batch(session: Session, *, root: str, records: list, proofs: list[list[dict]],
@@ -95,21 +122,17 @@ def claim_batch(session: Session, *, root: str, records: list, proofs: list[list
     except IntegrityError:  # another anchorer claimed the very same rows (same root) a moment earlier
         session.rollback()
         return None
+    table = ledger.__table__  # Core UPDATE: one executemany, not the ORM's per-object path
+    # One statement per row sets batch, leaf and proof together: SQLite rewrites a whole row (signatures and all)
+    # on every update that changes its size, so claiming costs one rewrite, not two.
     claimed = session.execute(
-        update(ledger)
-        .where(ledger.seq.in_([r.seq for r in records]), ledger.batch_id.is_(None))
-        .values(batch_id=batch.id)
-        .execution_options(synchronize_session=False)
+        update(table).where(table.c.seq == bindparam("row_seq"), table.c.batch_id.is_(None))
+        .values(batch_id=batch.id, leaf_index=bindparam("leaf"), proof=bindparam("path")),
+        [{"row_seq": r.seq, "leaf": i, "path": p} for i, (r, p) in enumerate(zip(records, proofs))],
     )
     if claimed.rowcount != len(records):
         session.rollback()
         return None
-    table = ledger.__table__  # Core UPDATE: one executemany, not the ORM's per-object path
-    session.execute(
-        update(table).where(table.c.seq == bindparam("row_seq")).values(leaf_index=bindparam("leaf"),
-                                                                        proof=bindparam("path")),
-        [{"row_seq": r.seq, "leaf": i, "path": p} for i, (r, p) in enumerate(zip(records, proofs))],
-    )
     session.commit()
     return batch
 

@@ -85,7 +85,7 @@ def submit_many(submission: BulkSubmission, services: ServicesDep, caller: Calle
         _check_submitter(caller, envelope, field=f"envelopes[{index}].patient")
     results = accept_many(submission.envelopes, chain=services.chain, sessions=services.sessions,
                           settings=services.settings, service_public_key=services.service_key.public_key)
-    services.anchorer.notify()
+    services.anchorer.notify(rows=len(submission.envelopes))
     out = []
     for index, result in enumerate(results):
         if isinstance(result, BindaasError):
