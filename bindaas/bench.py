@@ -34,6 +34,7 @@ from bindaas.crypto.merkle import merkle_root_and_proofs, root_from_proof
 from bindaas.crypto.mldsa import OWNER_CONTEXT, PrivateKey
 from bindaas.demo import deploy_authorities, signed_envelope
 from bindaas.fhir.datasets import dataset_bundles
+from bindaas.loadgen import post_all
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -112,28 +113,14 @@ def _sign_in(url: str, key: Any) -> dict[str, str]:
         return {"authorization": f"Bearer {client.sign_in()['access_token']}"}
 
 
-async def _load(url: str, path: str, bodies: list[bytes], concurrency: int, duration_s: float,
-                auth: dict[str, str]) -> tuple[int, float]:
-    """Send ``bodies`` with ``concurrency`` in flight until done or ``duration_s``; returns (acknowledged, s)."""
-    queue = list(reversed(bodies))
-    acknowledged = 0
-    started = time.perf_counter()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, headers=auth) as client:
-        async def worker() -> None:
-            nonlocal acknowledged
-            while queue and time.perf_counter() - started < duration_s:
-                body = queue.pop()
-                response = await client.post(path, content=body, headers={"content-type": "application/json"})
-                if response.status_code == 202:
-                    acknowledged += 1
-                elif response.status_code == 200:
-                    acknowledged += response.json()["accepted"]
-                else:
-                    raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return acknowledged, time.perf_counter() - started
+def _load(url: str, path: str, bodies: list[bytes], concurrency: int, duration_s: float,
+          auth: dict[str, str]) -> tuple[int, float]:
+    """Send ``bodies`` with ``concurrency`` in flight until done or ``duration_s``; returns (records acknowledged,
+    seconds). A bulk answer acknowledges the records it says it accepted."""
+    result = asyncio.run(post_all(url, path, bodies, concurrency=concurrency, duration_s=duration_s, headers=auth,
+                                  expect=(200, 202), keep_bodies=path.endswith("/bulk")))
+    acknowledged = sum(json.loads(body)["accepted"] for body in result.bodies) if result.bodies else result.answered
+    return acknowledged, result.seconds
 
 
 def _store_latencies(database_url: str) -> tuple[list[float], list[float]]:
@@ -183,10 +170,10 @@ def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], *, work
             except httpx.HTTPError:
                 time.sleep(0.1)
         auth = _sign_in(url, submitter)
-        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s, auth))
+        acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, auth)
         _wait_anchored(url, acknowledged)
         latencies, mining = _store_latencies(Settings(data_dir=data_dir).resolved_database_url())
-        bulk_ack, bulk_s = asyncio.run(_load(url, "/records/bulk", bulk_bodies, 4, duration_s, auth))
+        bulk_ack, bulk_s = _load(url, "/records/bulk", bulk_bodies, 4, duration_s, auth)
         _wait_anchored(url, acknowledged + bulk_ack)
     finally:
         os.killpg(proc.pid, 15)
@@ -207,8 +194,7 @@ def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int
     settings = Settings(data_dir=data_dir, fhir_validation="schema", batch_size=1000)
     services = build_services(settings, chain)
     with running_server(create_app(settings, services=services)) as url:
-        acknowledged, seconds = asyncio.run(_load(url, "/records", bodies, concurrency, duration_s,
-                                                  _sign_in(url, submitter)))
+        acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, _sign_in(url, submitter))
         _wait_anchored(url, acknowledged)
     services.engine.dispose()
     latencies, _ = _store_latencies(settings.resolved_database_url())
