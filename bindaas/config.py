@@ -23,7 +23,8 @@ class Settings(BaseSettings):
 
     batch_size: int = Field(256, ge=1, le=10_000, description="Most records per anchored Merkle batch.")
     batch_max_delay_s: float = Field(1.0, gt=0, description="Longest an accepted record waits for its batch.")
-    anchor_poll_s: float = Field(0.05, gt=0, description="How often the anchorer looks for work.")
+    anchor_poll_s: float = Field(0.5, gt=0, description="How often the anchorer looks for rows it was not told of "
+                                 "(other processes'); rows this process accepts wake it when they fall due.")
     anchor_retry_s: float = Field(1.0, gt=0, description="Pause after the chain failed before trying again.")
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
     receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for an anchor transaction to be mined.")

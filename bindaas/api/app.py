@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from fastapi import Depends, FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from bindaas import __version__
 from bindaas.api import limits, problems
@@ -60,4 +62,21 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
         app.include_router(router, dependencies=[Depends(authenticated)])
     app.include_router(signin.router)
     app.include_router(health.router)
+    _document_bodies(app, records.RAW_BODY_MODELS)
     return app
+
+
+def _document_bodies(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Put the schemas of bodies that routes parse themselves (see ``records._parse``) into the OpenAPI components,
+    where their ``requestBody`` entries point."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            _, definitions = models_json_schema([(model, "validation") for model in models],
+                                                ref_template="#/components/schemas/{model}")
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -47,6 +47,8 @@ class Anchorer:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._noticed = 0  # rows accepted since the last pass, as told by notify()
+        self._idle = True  # the last pass found nothing waiting
+        self._due_in: float | None = None  # seconds until the rows the last pass saw waiting are due
         self._noticed_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
@@ -64,12 +66,14 @@ class Anchorer:
         return anchored
 
     def _seal(self, session: Session, ledger: repository.Ledger, *, force: bool) -> int:
-        # Polled every anchor_poll_s: decide from a count first, and load rows (keys only) just when sealing.
+        # Runs on every pass: decide from a count first, and load rows (keys only) just when sealing.
         count, oldest = repository.waiting(session, ledger=ledger)
         if count == 0 or oldest is None:
             return 0
         waited = (repository.now() - as_utc(oldest)).total_seconds()
         if not force and count < self.settings.batch_size and waited < self.settings.batch_max_delay_s:
+            due_in = self.settings.batch_max_delay_s - waited
+            self._due_in = due_in if self._due_in is None else min(self._due_in, due_in)
             return 0
         rows = repository.unbatched_keys(session, limit=self.settings.batch_size, ledger=ledger)
         if not rows:
@@ -122,24 +126,33 @@ class Anchorer:
                 raise TimeoutError("records still waiting to be anchored")
 
     def notify(self, rows: int = 1) -> None:
-        """Tell the background loop ``rows`` were accepted. It wakes early only once they could fill a batch:
-        waking it for every record made it re-query the store hundreds of times a second under load, while a
-        partial batch waits for ``batch_max_delay_s`` anyway, which the regular poll honours."""
+        """Tell the background loop ``rows`` were accepted. It wakes when it was idle (to learn when they fall
+        due) or when they could fill a batch; otherwise it already sleeps exactly until the oldest waiting row is
+        due. Waking it for every record made it re-query the store hundreds of times a second under load."""
         with self._noticed_lock:
             self._noticed += rows
-            full = self._noticed >= self.settings.batch_size
-        if full:
+            wake = self._idle or self._noticed >= self.settings.batch_size
+            self._idle = False
+        if wake:
             self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self._wake.clear()  # before the pass: a notify during it makes the wait below return at once
                 with self._noticed_lock:
                     self._noticed = 0
-                self.run_once()
+                self._due_in = None
+                anchored = self.run_once()
                 self.last_error = None
-                self._wake.wait(self.settings.anchor_poll_s)
-                self._wake.clear()
+                if anchored:
+                    continue  # a backlog (a burst, or batches held by an outage) goes out without pausing
+                with self._noticed_lock:
+                    self._idle = self._due_in is None and self._noticed == 0
+                # Sleep until the waiting rows are due, a batch fills, or the poll for rows this process was not
+                # told of (other workers', or left by a crash) comes round.
+                poll = self.settings.anchor_poll_s
+                self._wake.wait(poll if self._due_in is None else min(poll, self._due_in))
             except (ChainUnavailable, ChainError) as exc:
                 self.last_error = str(exc)
                 log.warning("anchoring paused: %s", exc)
