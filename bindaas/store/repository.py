@@ -98,8 +98,8 @@ def unbatched_keys(session: Session, *, limit: int, ledger: Ledger = RecordRow) 
 
 
 def waiting(session: Session, *, ledger: Ledger = RecordRow) -> tuple[int, datetime | None]:
-    """How many rows of ``ledger`` wait for a batch, and when the oldest was accepted. Polled every
-    ``anchor_poll_s`` by every worker: the count is answered from the (batch_id, seq) index alone, and the oldest
+    """How many rows of ``ledger`` wait for a batch, and when the oldest was accepted. Asked on every anchorer pass
+    of every worker: the count is answered from the (batch_id, seq) index alone, and the oldest
     acceptance time is looked for among the first rows by seq only (rows are stored in acceptance order, give or
     take one group commit), not by reading every waiting row."""
     count = session.scalar(select(func.count()).select_from(ledger).where(ledger.batch_id.is_(None))) or 0
