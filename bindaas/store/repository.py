@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import cache
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -64,9 +65,15 @@ _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 _SET_LATER = {"seq", "batch_id", "leaf_index", "proof"}  # assigned by the database or by the anchorer
 
 
+@cache
+def _inserted_columns() -> tuple[tuple[str, str], ...]:
+    """(column name, attribute) of every column an insert sets; read from the mapper once, not per row."""
+    return tuple((attr.columns[0].name, attr.key) for attr in RecordRow.__mapper__.column_attrs
+                 if attr.key not in _SET_LATER)
+
+
 def _insert_values(row: RecordRow) -> dict:
-    return {attr.columns[0].name: getattr(row, attr.key) for attr in RecordRow.__mapper__.column_attrs
-            if attr.key not in _SET_LATER}
+    return {column: getattr(row, attribute) for column, attribute in _inserted_columns()}
 
 
 def _copy(row: RecordRow) -> RecordRow:
