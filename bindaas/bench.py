@@ -32,7 +32,7 @@ from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import new_salt, record_digest, record_leaf
 from bindaas.crypto.merkle import merkle_root_and_proofs, root_from_proof
 from bindaas.crypto.mldsa import OWNER_CONTEXT, PrivateKey
-from bindaas.demo import deploy_authorities, signed_envelope
+from bindaas.demo import deploy_authorities, signed_envelope, signed_envelopes
 from bindaas.fhir.datasets import dataset_bundles
 from bindaas.loadgen import post_all
 
@@ -207,6 +207,7 @@ def verification(data_dir: Path, chain: ChainClient, limit: int = 1000) -> dict[
     one thread, and on one thread per core (as concurrent ``/verify`` requests run; ML-DSA verification in OpenSSL
     does not hold the GIL)."""
     from bindaas.access.secrets import service_kem_key
+    from bindaas.chain.access import AccessChain
     from bindaas.ledger.verify import verify_stored
     from bindaas.store import repository
     from bindaas.store.database import make_engine, make_sessionmaker
@@ -215,12 +216,13 @@ def verification(data_dir: Path, chain: ChainClient, limit: int = 1000) -> dict[
     with sessions() as session:
         rows = repository.records_page(session, after_seq=0, limit=limit)
         batches = repository.batches_by_id(session, ids={r.batch_id for r in rows if r.batch_id})
+    access = AccessChain(chain)
     chain.watch()  # as the API does: registry state is read once, then followed by its events
     service_key = service_kem_key(Settings(data_dir=data_dir))
 
     def valid(row: Any) -> bool:
         # Includes unwrapping the data key (ML-KEM-768) and decrypting the payload: the report path of /verify.
-        return verify_stored(row, batches.get(row.batch_id), chain, service_key).verdict == "valid"
+        return verify_stored(row, batches.get(row.batch_id), chain, access, service_key).verdict == "valid"
 
     for row in rows[:50]:  # warm-up, untimed: parsed keys, anchors and registry state are cached from here on
         valid(row)
@@ -248,10 +250,9 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
     try:
         chain, authorities = deploy_authorities(node.url)
         say(f"signing {records} + {records} envelopes before the timed phase")
-        bodies = [signed_envelope(bundles[i % len(bundles)], chain, authorities).model_dump_json().encode()
-                  for i in range(records)]
-        bulk_envelopes = [signed_envelope(bundles[i % len(bundles)], chain, authorities).model_dump_json()
-                          for i in range(records)]
+        cycled = [bundles[i % len(bundles)] for i in range(records)]
+        bodies = [e.model_dump_json().encode() for e in signed_envelopes(cycled, chain, authorities)]
+        bulk_envelopes = [e.model_dump_json() for e in signed_envelopes(cycled, chain, authorities)]
         bulk_bodies = [("{\"envelopes\":[" + ",".join(bulk_envelopes[i:i + 100]) + "]}").encode()
                        for i in range(0, len(bulk_envelopes), 100)]
         synthea = None
@@ -272,8 +273,8 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         node.stop()
     say("ingest over HTTP against the embedded chain")
     embedded_chain, embedded_authorities = deploy_authorities(None)
-    embedded_bodies = [signed_envelope(b, embedded_chain, embedded_authorities).model_dump_json().encode()
-                       for b in bundles[:min(records, 1500)]]
+    embedded_bodies = [e.model_dump_json().encode() for e in
+                       signed_envelopes(bundles[:min(records, 1500)], embedded_chain, embedded_authorities)]
     result["embedded"] = embedded_ingest(embedded_bodies, embedded_chain, concurrency=concurrency,
                                          duration_s=duration_s, data_dir=Path(tempfile.mkdtemp()),
                                          submitter=embedded_authorities[0].key)

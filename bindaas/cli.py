@@ -76,7 +76,51 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
 def cmd_read(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        _print(client.export(args.record_id) if args.export else client.record(args.record_id))
+        if not args.export:
+            _print(client.record(args.record_id))
+            return 0
+        exported = client.export(args.record_id)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = exported["id"][:18]
+    (out / f"{stem}.bundle.json").write_text(json.dumps(exported["bundle"], indent=1))
+    written = {"bundle": str(out / f"{stem}.bundle.json"), "receipt": None}
+    if exported.get("receipt"):
+        (out / f"{stem}.receipt.json").write_text(json.dumps(exported["receipt"], indent=1))
+        written["receipt"] = str(out / f"{stem}.receipt.json")
+    _print({"id": exported["id"], "status": exported["status"], "digest_checked": True, "written": written})
+    return 0
+
+
+def cmd_verify_receipt(args: argparse.Namespace) -> int:
+    """Verify a record from its bundle and receipt against a JSON-RPC node and a pinned trust root only."""
+    from bindaas.verifier import JsonRpcReader, TrustRoot, verify_receipt
+
+    try:
+        trust = TrustRoot.load(Path(args.trust))
+    except (OSError, ValueError) as exc:
+        print(f"error: trust root {args.trust}: {exc}", file=sys.stderr)
+        return 2
+    report = verify_receipt(json.loads(Path(args.receipt).read_text()), json.loads(Path(args.bundle).read_text()),
+                            rpc=JsonRpcReader(args.rpc), trust=trust)
+    _print(report.to_json())
+    return 0 if report.verdict == "valid" else 1
+
+
+def cmd_trust_root(args: argparse.Namespace) -> int:
+    """Write the trust root of a deployment, for the authorities to publish out of band."""
+    from bindaas.chain.deployment import Deployment
+    from bindaas.verifier import TrustRoot
+
+    settings = Settings()
+    deployment = Deployment.load(Path(args.deployment) if args.deployment else settings.resolved_deployment_file())
+    if not deployment.identities:
+        print("error: this deployment has no IdentityRegistry; redeploy with `bindaas deploy`", file=sys.stderr)
+        return 2
+    trust = TrustRoot(deployment.chain_id, deployment.registry.lower(), deployment.anchor.lower(),
+                      deployment.identities.lower(), args.confirmations)
+    text = json.dumps(trust.to_json(), indent=1)
+    Path(args.out).write_text(text + "\n") if args.out else print(text)
     return 0
 
 
@@ -196,6 +240,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from bindaas.chain.deployment import Deployment
     from bindaas.client import BindaasClient
     from bindaas.crypto.mldsa import PrivateKey
+    from bindaas.crypto.sealing import KemPrivateKey
     from bindaas.fhir.datasets import dataset_bundles
     from bindaas.ledger.envelope import build_envelope, endorse
 
@@ -208,18 +253,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     authorities = [(PrivateKey.load(p), json.loads(p.read_text()).get("address")) for p in key_files]
 
-    def signed(bundle: dict) -> Any:
-        # Each patient signs their own record; the key stays with them (here: discarded after signing).
-        envelope = build_envelope(bundle, owner=PrivateKey.generate(), chain_id=deployment.chain_id,
-                                  registry=deployment.registry)
+    def signed(bundle: dict, owner: PrivateKey) -> Any:
+        envelope = build_envelope(bundle, owner=owner, chain_id=deployment.chain_id, registry=deployment.registry)
         for key, address in authorities:
             envelope = endorse(envelope, authority_key=key, authority=address)
         return envelope
 
     bundles = list(dataset_bundles(args.dataset, limit=args.limit))
-    signer = key_files[0]  # the first authority submits for the hospital
+    # Each patient signs their own record with a key enrolled on chain first; the key stays with them (here:
+    # discarded after signing, with its ML-KEM-768 key).
+    owners = [PrivateKey.generate() for _ in bundles]
+    signer = key_files[0]  # the first authority enrols and submits for the hospital
     with BindaasClient(args.api, key=PrivateKey.load(signer)) as client, ThreadPoolExecutor(max_workers=4) as pool:
-        ids = [r["id"] for r in pool.map(lambda b: client.submit(signed(b)), bundles)]
+        client.enroll_many(role="patient", keys=[(o.public_key().raw, KemPrivateKey.generate().public_key)
+                                                  for o in owners])
+        ids = [r["id"] for r in pool.map(lambda pair: client.submit(signed(*pair)), zip(bundles, owners))]
         client.wait_anchored(ids, timeout_s=max(60.0, len(ids) / 20))
     _print({"dataset": args.dataset, "records_submitted": len(ids), "records_anchored": len(ids)})
     return 0
@@ -294,9 +342,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("read", help="read a record (needs the patient's consent); --export decrypts it locally")
     p.add_argument("record_id")
-    p.add_argument("--export", action="store_true", help="fetch it encrypted for your ML-KEM key and open it here")
+    p.add_argument("--export", action="store_true", help="fetch it encrypted for your ML-KEM key, open it here, "
+                   "check its digest and write the bundle and its receipt")
+    p.add_argument("--out", default=".", help="folder for the exported bundle and receipt (default: here)")
     _api_args(p)
     p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("verify-receipt", help="verify a record from its bundle and receipt against any JSON-RPC "
+                       "node, trusting only the pinned trust root (docs/spec.md); exit 0 only when valid")
+    p.add_argument("receipt", help="the receipt JSON (GET /records/{id}/receipt, or saved by read --export)")
+    p.add_argument("--bundle", required=True, help="the FHIR Bundle JSON you hold")
+    p.add_argument("--rpc", required=True, help="an Ethereum JSON-RPC URL of the chain")
+    p.add_argument("--trust", required=True, help="the trust root JSON (chain id, contracts, confirmations)")
+    p.set_defaults(func=cmd_verify_receipt)
+
+    p = sub.add_parser("trust-root", help="print the trust root of a deployment, for publishing out of band")
+    p.add_argument("--deployment", help="deployment file (default: the data dir's)")
+    p.add_argument("--confirmations", type=int, default=0, help="blocks on top of an anchor before it is final")
+    p.add_argument("--out", help="write it here instead of printing it")
+    p.set_defaults(func=cmd_trust_root)
 
     p = sub.add_parser("access-log", help="who accessed a patient's records (the patient or an auditor)")
     p.add_argument("patient", help="the patient's key id")

@@ -98,6 +98,10 @@ class BindaasClient:
     def verify(self, record_id: str) -> dict[str, Any]:
         return self.request("GET", f"/records/{record_id}/verify")
 
+    def receipt(self, record_id: str) -> dict[str, Any]:
+        """The record's receipt (docs/spec.md): with the bundle, verifiable against the chain alone."""
+        return self.request("GET", f"/records/{record_id}/receipt")
+
     def export(self, record_id: str) -> dict[str, Any]:
         """The encrypted export, opened here with this client's ML-KEM key; the digest is checked against the
         record id before the bundle is returned (``bundle`` in the result)."""
@@ -134,6 +138,14 @@ class BindaasClient:
         """Enrol a key with a role (the caller must be an authority)."""
         return self.request("POST", "/identities", json={"role": role, "public_key": b64(public_key),
                                                          "kem_public_key": b64(kem_public_key)})
+
+    def enroll_many(self, *, role: str, keys: list[tuple[bytes, bytes]]) -> list[str]:
+        """Enrol (ML-DSA-65, ML-KEM-768) public key pairs with one role, 256 per request; returns their key ids."""
+        enrolled: list[str] = []
+        for start in range(0, len(keys), 256):
+            chunk = [{"public_key": b64(s), "kem_public_key": b64(k)} for s, k in keys[start:start + 256]]
+            enrolled += self.request("POST", "/identities/bulk", json={"role": role, "identities": chunk})["enrolled"]
+        return enrolled
 
     def revoke_identity(self, key_id: str) -> dict[str, Any]:
         return self.request("POST", f"/identities/{key_id}/revoke")

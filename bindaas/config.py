@@ -27,6 +27,8 @@ class Settings(BaseSettings):
                                  "(other processes'); rows this process accepts wake it when they fall due.")
     anchor_retry_s: float = Field(1.0, gt=0, description="Pause after the chain failed before trying again.")
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
+    confirmations: int = Field(0, ge=0, le=10_000, description="Blocks on top of an anchor before it counts as "
+                               "final (0: final once mined, right for the embedded chain).")
     receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for an anchor transaction to be mined.")
 
     key_file: Path | None = Field(None, description="The CLI user's key file (ML-DSA-65 + ML-KEM-768).")

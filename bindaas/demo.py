@@ -15,6 +15,7 @@ from sqlalchemy import update
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
+from bindaas.chain.access import ENROL_PER_TX, AccessChain
 from bindaas.chain.client import ChainClient, connect, deploy
 from bindaas.client import ApiError, BindaasClient
 from bindaas.config import Settings
@@ -42,14 +43,33 @@ def deploy_authorities(rpc_url: str | None, *, count: int = 3, threshold: int = 
     return ChainClient(w3, deployment), authorities
 
 
+def enroll_patients(chain: ChainClient, keys: list[PrivateKey]) -> None:
+    """Enrol ``keys`` as patients on chain (as the deployment's first authority), many per transaction, each with a
+    fresh ML-KEM-768 key: an owner must be an enrolled identity before it can file records."""
+    AccessChain(chain).enroll_many(keys=[(k.public_key().raw, KemPrivateKey.generate().public_key) for k in keys],
+                                   role="patient")
+
+
 def signed_envelope(bundle: dict[str, Any], chain: ChainClient, authorities: list[Authority],
                     owner: PrivateKey | None = None) -> Envelope:
-    """Owner-sign ``bundle`` (a fresh patient key unless given) and have every authority endorse it."""
-    envelope = build_envelope(bundle, owner=owner or PrivateKey.generate(), chain_id=chain.chain_id,
-                              registry=chain.deployment.registry)
+    """Owner-sign ``bundle`` and have every authority endorse it. Without ``owner`` (an enrolled key), a fresh
+    patient key is made and enrolled on chain first."""
+    if owner is None:
+        owner = PrivateKey.generate()
+        enroll_patients(chain, [owner])
+    envelope = build_envelope(bundle, owner=owner, chain_id=chain.chain_id, registry=chain.deployment.registry)
     for authority in authorities:
         envelope = endorse(envelope, authority_key=authority.key, authority=authority.address)
     return envelope
+
+
+def signed_envelopes(bundles: list[dict[str, Any]], chain: ChainClient,
+                     authorities: list[Authority]) -> list[Envelope]:
+    """One enrolled patient per bundle (fresh keys, enrolled in batches), each owner-signing its record, every
+    authority endorsing."""
+    owners = [PrivateKey.generate() for _ in bundles]
+    enroll_patients(chain, owners)
+    return [signed_envelope(bundle, chain, authorities, owner=owner) for bundle, owner in zip(bundles, owners)]
 
 
 def consent_walkthrough(record_id: str, patient: BindaasClient, clinician: BindaasClient, other: BindaasClient,
@@ -90,8 +110,10 @@ def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = 
     say(f"converted {len(bundles)} {dataset} patients to FHIR R4 bundles; signing (owner + "
         f"{len(authorities)} ML-DSA-65 endorsements each)")
     people = {role: (PrivateKey.generate(), KemPrivateKey.generate()) for role in ("patient", "clinician", "other")}
-    envelopes = [signed_envelope(bundle, chain, authorities, owner=people["patient"][0] if i == 0 else None)
-                 for i, bundle in enumerate(bundles)]
+    owners = [PrivateKey.generate() for _ in bundles[1:]]
+    enroll_patients(chain, owners)
+    say(f"enrolled {len(owners)} patients' keys on chain ({ENROL_PER_TX} per transaction): only enrolled owners "
+        f"may file records")
 
     services = build_services(settings, chain)
     app = create_app(settings, services=services)
@@ -102,6 +124,8 @@ def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = 
                           kem_public_key=kem.public_key)
         patient, clinician, other = (BindaasClient(base_url, key=k, kem_key=m) for k, m in people.values())
         say("enrolled on chain: 1 patient, 2 clinicians (ML-DSA-65 + ML-KEM-768 keys); submitting over HTTP")
+        envelopes = [signed_envelope(bundle, chain, authorities, owner=owner)
+                     for bundle, owner in zip(bundles, [people["patient"][0], *owners])]
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=4) as pool:
             receipts = list(pool.map(client.submit, envelopes))

@@ -8,12 +8,14 @@ BindaasError
  │    └── WrongDeployment    (422) signed for another chain id or registry (replay)
  ├── SignatureInvalid        (422) a signature does not verify
  ├── UnknownSigner           (422) an endorsement names a key that is not registered or not valid now
+ ├── OwnerNotAllowed         (422) the owner key is not an enrolled patient/clinician allowed to file the record
  ├── PolicyNotMet            (422) fewer valid endorsements than the on-chain policy k
  ├── Unauthorized            (401) no valid access token, or a failed sign-in
  ├── Forbidden               (403) authenticated, but the role or the patient's consent does not allow it
  ├── PayloadTooLarge         (413)
  ├── NotFound                (404)
  ├── RecordDamaged           (409) a stored payload or its wrapped key no longer decrypts
+ ├── NotAnchored             (409) the record's batch is not anchored yet (no receipt until it is)
  ├── ChainError              (502) the chain refused a transaction (custom error decoded where possible)
  └── ChainUnavailable        (503) the chain node cannot be reached
 """
@@ -58,6 +60,10 @@ class UnknownSigner(BindaasError):
     status, slug, title = 422, "unknown-signer", "Signer is not a registered, active authority"
 
 
+class OwnerNotAllowed(BindaasError):
+    status, slug, title = 422, "owner-not-allowed", "Owner may not file this record"
+
+
 class PolicyNotMet(BindaasError):
     status, slug, title = 422, "policy-not-met", "Endorsement policy not met"
 
@@ -80,6 +86,10 @@ class NotFound(BindaasError):
 
 class RecordDamaged(BindaasError):
     status, slug, title = 409, "record-damaged", "Stored record does not decrypt"
+
+
+class NotAnchored(BindaasError):
+    status, slug, title = 409, "not-anchored", "Record not anchored yet"
 
 
 class ChainError(BindaasError):

@@ -53,6 +53,9 @@ contract IdentityRegistry {
     /// @notice An Authority identity must use a key the authority registry shows valid now.
     error IdentityNotAuthorityKey(bytes32 keyId);
 
+    /// @notice A batch enrolment gave `keyIds` key ids but `signingKeys` signing keys and `kemKeys` KEM keys.
+    error IdentityBadBatch(uint256 keyIds, uint256 signingKeys, uint256 kemKeys);
+
     /// @notice `keyId` was enrolled with `role` by authority `by`; its keys are `signingKey` and `kemKey`.
     event Enrolled(bytes32 indexed keyId, Role indexed role, address indexed by, bytes signingKey, bytes kemKey);
     /// @notice `keyId` was revoked by authority `by`.
@@ -71,6 +74,24 @@ contract IdentityRegistry {
     /// @notice Enrols the ML-DSA-65 key `signingKey` (whose keccak256 is `keyId`) with `role` and the ML-KEM-768
     /// key `kemKey` that record keys are wrapped for.
     function enroll(bytes32 keyId, Role role, bytes calldata signingKey, bytes calldata kemKey) external onlyAuthority {
+        _enroll(keyId, role, signingKey, kemKey);
+    }
+
+    /// @notice Enrols many keys with one `role` in one transaction (a hospital joining with its patients, say);
+    /// each is checked and published exactly as by `enroll`, and one bad key reverts them all.
+    function enrollMany(bytes32[] calldata keyIds, Role role, bytes[] calldata signingKeys, bytes[] calldata kemKeys)
+        external
+        onlyAuthority
+    {
+        if (signingKeys.length != keyIds.length || kemKeys.length != keyIds.length) {
+            revert IdentityBadBatch(keyIds.length, signingKeys.length, kemKeys.length);
+        }
+        for (uint256 i = 0; i < keyIds.length; ++i) {
+            _enroll(keyIds[i], role, signingKeys[i], kemKeys[i]);
+        }
+    }
+
+    function _enroll(bytes32 keyId, Role role, bytes calldata signingKey, bytes calldata kemKey) private {
         if (role == Role.None) revert IdentityBadRole();
         if (signingKey.length != SIGNING_KEY_LENGTH || kemKey.length != KEM_KEY_LENGTH) {
             revert IdentityBadKeyLength(signingKey.length, kemKey.length);

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bindaas.chain.client import ChainClient, connect  # noqa: E402
 from bindaas.client import BindaasClient  # noqa: E402
-from bindaas.demo import deploy_authorities, signed_envelope  # noqa: E402
+from bindaas.demo import deploy_authorities, signed_envelopes  # noqa: E402
 from bindaas.fhir.datasets import dataset_bundles  # noqa: E402
 from tests.helpers import HardhatNode, TcpProxy, free_port  # noqa: E402
 
@@ -104,8 +104,8 @@ def run(*, records: int, kills: int, outage_s: float, database_url: str | None, 
             env["BINDAAS_DATABASE_URL"] = database_url
         bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))
         say(f"signing {records} envelopes (owner + 3 endorsements each)")
-        bodies = [signed_envelope(bundles[i % len(bundles)], direct, authorities).model_dump_json()
-                  for i in range(records)]
+        bodies = [e.model_dump_json() for e in
+                  signed_envelopes([bundles[i % len(bundles)] for i in range(records)], direct, authorities)]
         api = ApiProcess(env, free_port(), workers=workers)
         api.start()
         # The clients submit as the first authority, signed in once; tokens outlive worker restarts.

@@ -34,7 +34,8 @@ OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records
               ("GET", "/records/{record_id}/export"), ("POST", "/auth/challenge"), ("POST", "/auth/token"),
               ("POST", "/identities"), ("GET", "/identities/{key_id}"), ("POST", "/identities/{key_id}/revoke"),
               ("GET", "/consents"), ("POST", "/consents"), ("GET", "/consents/nonce"),
-              ("GET", "/patients/{patient_id}/access-log"), ("GET", "/audit/verify")]
+              ("GET", "/patients/{patient_id}/access-log"), ("GET", "/audit/verify"), ("POST", "/identities/bulk"),
+              ("GET", "/records/{record_id}/receipt")]
 
 
 def test_every_operation_is_fuzzed():

@@ -23,6 +23,7 @@ from bindaas.crypto.mldsa import CONSENT_CONTEXT, PublicKey
 from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidInput
 
 ROLES = ("none", "patient", "clinician", "auditor", "authority")
+ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768) in its Enrolled event
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
 _ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
 _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
@@ -54,6 +55,29 @@ class Identity:
     @property
     def active(self) -> bool:
         return self.enrolled_block != 0 and self.revoked_block == 0
+
+    def active_at(self, block: int) -> bool:
+        """Enrolled at or before ``block`` and not revoked by then (enrolment is once, revocation final)."""
+        return active_at(self.enrolled_block, self.revoked_block, block)
+
+
+def active_at(enrolled_block: int, revoked_block: int, block: int) -> bool:
+    """Whether an identity enrolled at ``enrolled_block`` and revoked at ``revoked_block`` (0: never) was active at
+    ``block``: from its enrolment block up to, not including, its revocation block."""
+    return enrolled_block != 0 and enrolled_block <= block and (revoked_block == 0 or block < revoked_block)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What the identity registry's storage holds about a key (no public keys: those are in the event)."""
+
+    key_id: str
+    role: str
+    enrolled_block: int
+    revoked_block: int
+
+    def active_at(self, block: int) -> bool:
+        return active_at(self.enrolled_block, self.revoked_block, block)
 
 
 @dataclass(frozen=True)
@@ -111,33 +135,54 @@ class AccessChain:
                                                 abi=load_artifact("IdentityRegistry")["abi"])
         self.consents = chain.w3.eth.contract(address=deployment.consents, abi=load_artifact("ConsentRegistry")["abi"])
         self._keys: dict[str, tuple[bytes, bytes]] = {}  # key id -> (signing key, kem key); immutable once enrolled
-        self._identities: dict[str, tuple[int, Identity | None]] = {}
+        self._raw: dict[str, tuple[int, tuple | None]] = {}
+        self._identities: dict[str, tuple[tuple, Identity]] = {}
         self._signatures: dict[tuple[str, str, int], bool] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ identities
 
-    def identity(self, key_id: str) -> Identity | None:
-        """The identity enrolled under ``key_id`` (None if never). Cached while the registry watcher shows no
-        identity event since; re-read otherwise."""
-        key_id = key_id.lower()
+    def _read_identity(self, key_id: str) -> tuple[int, tuple | None]:
+        """(epoch, identityOf's fields or None) for ``key_id``: cached while the registry watcher shows no identity
+        event since; re-read otherwise; during a chain outage, as last read (like the authority registry's view)."""
         epoch = self.chain.identity_epoch
-        cached = self._identities.get(key_id)
+        cached = self._raw.get(key_id)
         if cached is not None and cached[0] == epoch and self.chain.watch_fresh():
-            return cached[1]
+            return cached
         try:
-            role, enrolled, revoked, by, _kem_hash = self.chain.call(
-                lambda: self.identities.functions.identityOf(_b32(key_id)).call(), "identityOf")
+            fields = self.chain.call(lambda: self.identities.functions.identityOf(_b32(key_id)).call(), "identityOf")
         except ChainUnavailable:
             if cached is None:
                 raise
-            return cached[1]  # during a chain outage, as last read (like the authority registry's view)
-        found = None
-        if enrolled:
-            signing, kem = self._published_keys(key_id, enrolled)
-            found = Identity(key_id, ROLES[role], enrolled, revoked, by, signing, kem)
+            return cached
+        found = (epoch, tuple(fields) if fields[1] else None)
         with self._lock:
-            self._identities[key_id] = (epoch, found)
+            self._raw[key_id] = found
+        return found
+
+    def enrolment(self, key_id: str) -> Enrolment | None:
+        """Role and enrolment blocks of ``key_id`` (None if never enrolled), without fetching its public keys."""
+        key_id = key_id.lower()
+        fields = self._read_identity(key_id)[1]
+        if fields is None:
+            return None
+        role, enrolled, revoked, _by, _kem_hash = fields
+        return Enrolment(key_id, ROLES[role], enrolled, revoked)
+
+    def identity(self, key_id: str) -> Identity | None:
+        """The identity enrolled under ``key_id`` (None if never), with its published keys."""
+        key_id = key_id.lower()
+        fields = self._read_identity(key_id)[1]
+        if fields is None:
+            return None
+        cached = self._identities.get(key_id)
+        if cached is not None and cached[0] == fields:
+            return cached[1]
+        role, enrolled, revoked, by, _kem_hash = fields
+        signing, kem = self._published_keys(key_id, enrolled)
+        found = Identity(key_id, ROLES[role], enrolled, revoked, by, signing, kem)
+        with self._lock:
+            self._identities[key_id] = (fields, found)
         return found
 
     def _published_keys(self, key_id: str, block: int) -> tuple[bytes, bytes]:
@@ -157,6 +202,16 @@ class AccessChain:
         key_id = "0x" + keccak(signing_key).hex()
         return self.chain.transact(
             self.identities.functions.enroll(_b32(key_id), ROLES.index(role), signing_key, kem_key), "enroll")
+
+    def enroll_many(self, *, keys: list[tuple[bytes, bytes]], role: str) -> list[TxReceipt]:
+        """Enrol many (signing key, KEM key) pairs with one ``role``, ``ENROL_PER_TX`` per transaction."""
+        receipts = []
+        for start in range(0, len(keys), ENROL_PER_TX):
+            chunk = keys[start:start + ENROL_PER_TX]
+            receipts.append(self.chain.transact(self.identities.functions.enrollMany(
+                [keccak(s) for s, _ in chunk], ROLES.index(role), [s for s, _ in chunk], [k for _, k in chunk]),
+                "enrollMany"))
+        return receipts
 
     def revoke(self, key_id: str) -> TxReceipt:
         return self.chain.transact(self.identities.functions.revoke(_b32(key_id)), "revoke")

@@ -1,7 +1,8 @@
 """Acceptance of a signed envelope: every check passes or nothing is stored.
 
-A record is accepted only with a valid owner signature and valid endorsements from at least k distinct
-authorities that the registry shows registered and not revoked at the current block (k read from the chain too).
+A record is accepted only with a valid owner signature by an identity the chain enrolled as a patient or clinician
+(see ``check_owner``) and valid endorsements from at least k distinct authorities that the registry shows
+registered and not revoked at the current block (k read from the chain too).
 The block is stored with the record and bound into its Merkle leaf, so verification later judges the signers
 against the registry as it was then.
 """
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bindaas.chain.access import AccessChain, Enrolment
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import record_digest, signed_message
 from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
-from bindaas.errors import BindaasError, PayloadTooLarge, PolicyNotMet, UnknownSigner, WrongDeployment
+from bindaas.errors import (BindaasError, OwnerNotAllowed, PayloadTooLarge, PolicyNotMet, UnknownSigner,
+                            WrongDeployment)
 from bindaas.fhir.validate import validate_bundle
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import seal_payload
@@ -62,7 +65,49 @@ def check_endorsements(envelope: Envelope, message: bytes, chain: ChainClient, *
     return authorities
 
 
-def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings,
+OWNER_ROLES = ("patient", "clinician")
+
+
+def owner_binding_problem(owner_key_id: str, patient: str, owner: Enrolment | None, subject: Enrolment | None, *,
+                          block: int) -> tuple[str, str] | None:
+    """Why the owner may not own a record about ``patient`` at ``block`` as (field, sentence), or None when it may:
+    the owner must be enrolled and active then as a patient or a clinician; a patient owns records only about
+    themselves; a clinician only about an enrolled, active patient (``subject``)."""
+    if owner is None or not owner.active_at(block):
+        state = "is not enrolled" if owner is None else "was revoked" if owner.revoked_block else "was not active"
+        return "owner.public_key", f"owner key {owner_key_id} {state} in the identity registry at block {block}"
+    if owner.role not in OWNER_ROLES:
+        return "owner.public_key", (f"owner key {owner_key_id} is enrolled as {owner.role}; only a patient or a "
+                                    f"clinician owns records")
+    if owner.role == "patient" and patient != owner_key_id:
+        return "patient", f"a patient owns records only about themselves: patient must be {owner_key_id}"
+    if owner.role == "clinician" and (subject is None or subject.role != "patient" or not subject.active_at(block)):
+        return "patient", f"patient {patient} is not an enrolled, active patient at block {block}"
+    return None
+
+
+def check_owner(envelope: Envelope, owner: PublicKey, access: AccessChain, *, block: int) -> int:
+    """Bind the owner's key to an identity on chain, and return the acceptance block (moved to the chain's head
+    when the owner was enrolled after the block the registry view was last read at).
+
+    Beyond ``owner_binding_problem``: a clinician files about a patient only while that patient's consent to the
+    clinician is in force, so whoever may write into a patient's record is someone the patient chose.
+    """
+    patient = envelope.patient.lower()
+    enrolment = access.enrolment(owner.key_id)
+    if enrolment is not None and enrolment.enrolled_block > block:
+        block = access.chain.block_number()
+    subject = access.enrolment(patient) if enrolment is not None and enrolment.role == "clinician" else None
+    problem = owner_binding_problem(owner.key_id, patient, enrolment, subject, block=block)
+    if problem is not None:
+        raise OwnerNotAllowed(problem[1], field=problem[0])
+    if subject is not None and not access.consent(patient, owner.key_id).allows():
+        raise OwnerNotAllowed(f"clinician {owner.key_id} holds no consent in force from patient {patient} to file "
+                              f"records about them", field="patient")
+    return block
+
+
+def prepare_record(envelope: Envelope, *, chain: ChainClient, access: AccessChain, settings: Settings,
                    service_public_key: bytes) -> RecordRow:
     """Check ``envelope`` completely and return the row to store (payload encrypted, its key wrapped for the
     service's ML-KEM key); raises the first problem found."""
@@ -81,7 +126,7 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings
                              patient=envelope.patient)
     owner_key.verify(owner_signature, message, context=OWNER_CONTEXT, field="owner.signature")
 
-    block = chain.head_for_acceptance()
+    block = check_owner(envelope, owner_key, access, block=chain.head_for_acceptance())
     authorities = check_endorsements(envelope, message, chain, block=block)
     required = chain.threshold_at(block)
     if len(authorities) < required:
@@ -100,11 +145,12 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, settings: Settings
     return row
 
 
-def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: sessionmaker[Session],
+def accept_envelope(envelope: Envelope, *, chain: ChainClient, access: AccessChain, sessions: sessionmaker[Session],
                     settings: Settings, service_public_key: bytes, writer: RecordWriter | None = None) -> Accepted:
     """Check ``envelope`` completely, then store it durably (committed before returning; through ``writer``'s
     group commit when given)."""
-    row = prepare_record(envelope, chain=chain, settings=settings, service_public_key=service_public_key)
+    row = prepare_record(envelope, chain=chain, access=access, settings=settings,
+                         service_public_key=service_public_key)
     if writer is not None:
         return Accepted(*writer.insert(row))
     with sessions() as session:
@@ -112,14 +158,14 @@ def accept_envelope(envelope: Envelope, *, chain: ChainClient, sessions: session
     return Accepted(stored, created)
 
 
-def accept_many(envelopes: list[Envelope], *, chain: ChainClient, sessions: sessionmaker[Session],
+def accept_many(envelopes: list[Envelope], *, chain: ChainClient, access: AccessChain, sessions: sessionmaker[Session],
                 settings: Settings, service_public_key: bytes) -> list[Accepted | BindaasError]:
     """Check every envelope; store all that pass in one transaction. One result per envelope, in order."""
     results: list[Accepted | BindaasError] = []
     rows: list[RecordRow] = []
     for envelope in envelopes:
         try:
-            rows.append(prepare_record(envelope, chain=chain, settings=settings,
+            rows.append(prepare_record(envelope, chain=chain, access=access, settings=settings,
                                        service_public_key=service_public_key))
             results.append(Accepted(rows[-1], True))
         except BindaasError as exc:

@@ -14,12 +14,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from bindaas.chain.access import AccessChain
 from bindaas.chain.client import ChainClient
 from bindaas.crypto.digest import record_digest, record_leaf, signed_message
 from bindaas.crypto.merkle import ProofStep, root_from_proof
-from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
+from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, key_id, unb64
 from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.errors import BindaasError, RecordDamaged
+from bindaas.ledger.accept import owner_binding_problem
 from bindaas.ledger.payload import open_payload
 from bindaas.store.models import BatchRow, RecordRow
 
@@ -35,7 +37,7 @@ class Check:
 @dataclass
 class VerificationReport:
     record_id: str
-    verdict: str  # valid | invalid | pending (signatures fine, not yet anchored)
+    verdict: str  # valid | invalid | not-final (anchored, too few blocks on top) | pending (not yet anchored)
     failed_check: str | None
     summary: str
     checks: list[Check]
@@ -52,10 +54,26 @@ def _signature_check(name: str, key: bytes, signature: bytes, message: bytes, co
         return Check(name, False, exc.detail)
 
 
-def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, *,
-                  plaintext: bytes | None) -> VerificationReport:
+def _owner_identity_check(row: RecordRow, access: AccessChain) -> Check:
+    """The owner's key must be an identity the chain enrolled, allowed to own this record at its acceptance block
+    (a record stored before owners were bound to identities, or written straight into the store, fails here)."""
+    owner_key_id = key_id(bytes(row.owner_public_key))
+    owner = access.enrolment(owner_key_id)
+    subject = access.enrolment(row.patient_id) if owner is not None and owner.role == "clinician" else None
+    problem = owner_binding_problem(owner_key_id, row.patient_id, owner, subject, block=row.accepted_block)
+    if problem is not None:
+        return Check("owner_identity", False, problem[1], {"owner": owner_key_id})
+    assert owner is not None
+    return Check("owner_identity", True, f"owner {owner_key_id} was an enrolled {owner.role} at block "
+                 f"{row.accepted_block}", {"owner": owner_key_id, "role": owner.role,
+                                           "enrolled_block": owner.enrolled_block})
+
+
+def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, access: AccessChain, *,
+                  plaintext: bytes | None, confirmations: int = 0) -> VerificationReport:
     """Run every check on ``row`` (``plaintext``: its decrypted payload, None when it did not decrypt) and return
-    the report; never raises for a tampered record."""
+    the report; never raises for a tampered record. An anchor counts as final once ``confirmations`` blocks
+    stand on top of its block."""
     checks: list[Check] = []
     if plaintext is None:
         digest = b""
@@ -75,6 +93,7 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, *,
                                    message, OWNER_CONTEXT))
 
     block = row.accepted_block
+    checks.append(_owner_identity_check(row, access))
     authorities: set[str] = set()
     for i, endorsement in enumerate(row.endorsements):
         name = f"endorsement[{i}]"
@@ -126,8 +145,16 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, *,
                                 {"block": anchor.block_number, "time": when, "root": anchor.root,
                                  "tx_hash": batch.tx_hash, "submitter": anchor.submitter}))
 
+        if anchor is not None and confirmations:
+            depth = chain.block_number() - anchor.block_number
+            checks.append(Check("finality", depth >= confirmations,
+                                f"{depth} blocks on top of the anchor; final at {confirmations}",
+                                {"confirmations": depth, "required": confirmations}))
+
     failed = next((c.name for c in checks if not c.ok), None)
-    if failed:
+    if failed == "finality":
+        verdict, summary = "not-final", "NOT FINAL: every check passes, but the anchor is not yet final"
+    elif failed:
         verdict, summary = "invalid", f"INVALID: check '{failed}' failed — " + next(c.detail for c in checks
                                                                                   if not c.ok)
     elif pending:
@@ -137,11 +164,11 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, *,
     return VerificationReport(row.id, verdict, failed, summary, checks)
 
 
-def verify_stored(row: RecordRow, batch: BatchRow | None, chain: ChainClient,
-                  service_key: KemPrivateKey) -> VerificationReport:
+def verify_stored(row: RecordRow, batch: BatchRow | None, chain: ChainClient, access: AccessChain,
+                  service_key: KemPrivateKey, *, confirmations: int = 0) -> VerificationReport:
     """Decrypt ``row`` in memory with the service's key and verify it; the plaintext goes no further."""
     try:
         plaintext = open_payload(row, service_key)
     except RecordDamaged:
         plaintext = None
-    return verify_record(row, batch, chain, plaintext=plaintext)
+    return verify_record(row, batch, chain, access, plaintext=plaintext, confirmations=confirmations)

@@ -43,7 +43,8 @@ def predict_bench(*, records: int = 600, rate: float = 200.0, requests: int = 10
     services = build_services(settings, chain)
     bundles = list(dataset_bundles("framingham", limit=records))
     for bundle in bundles:
-        accept_envelope(signed_envelope(bundle, chain, authorities), chain=chain, sessions=services.sessions,
+        accept_envelope(signed_envelope(bundle, chain, authorities), chain=chain, access=services.access,
+                        sessions=services.sessions,
                         settings=settings, service_public_key=services.service_key.public_key)
     services.anchorer.drain()
     row = train_from_store(services, task="chd-10y", kind="dnn2f", device="cpu")

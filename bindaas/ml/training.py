@@ -52,7 +52,8 @@ def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
             except RecordDamaged:
                 plaintext = None
             report = verify_record(row, batches.get(row.batch_id) if row.batch_id else None, services.chain,
-                                   plaintext=plaintext)
+                                   services.access, plaintext=plaintext,
+                                   confirmations=services.settings.confirmations)
             if report.verdict != "valid" or plaintext is None:
                 excluded[f"verification {report.verdict}"] += 1
                 continue

@@ -52,6 +52,22 @@ describe("IdentityRegistry and ConsentRegistry", function () {
       .to.be.revertedWithCustomError(identities, "IdentityExists").withArgs(keyId("patient"));
   });
 
+  it("Should enrol many identities in one transaction, each published, and refuse the batch if one is bad",
+    async function () {
+      const { identities, a } = await loadFixture(deployed);
+      const seeds = ["p1", "p2", "p3"];
+      await expect(identities.connect(a).enrollMany(seeds.map(keyId), Role.Patient, seeds.map(signingKey),
+        seeds.map(kemKey)))
+        .to.emit(identities, "Enrolled").withArgs(keyId("p3"), Role.Patient, a.address, signingKey("p3"), kemKey("p3"));
+      for (const seed of seeds) expect(await identities.isActive(keyId(seed), Role.Patient)).to.equal(true);
+      await expect(identities.connect(a).enrollMany([keyId("p4"), keyId("p1")], Role.Patient,
+        [signingKey("p4"), signingKey("p1")], [kemKey("p4"), kemKey("p1")]))
+        .to.be.revertedWithCustomError(identities, "IdentityExists").withArgs(keyId("p1"));
+      expect((await identities.identityOf(keyId("p4"))).enrolledBlock).to.equal(0n);
+      await expect(identities.connect(a).enrollMany([keyId("p5")], Role.Patient, [], [kemKey("p5")]))
+        .to.be.revertedWithCustomError(identities, "IdentityBadBatch").withArgs(1, 0, 1);
+    });
+
   it("Should enrol an Authority identity only for a key the authority registry holds", async function () {
     const { identities, enroll } = await loadFixture(deployed);
     await expect(enroll("stranger", Role.Authority))

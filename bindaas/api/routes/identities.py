@@ -17,11 +17,14 @@ from bindaas.errors import NotFound
 router = APIRouter(prefix="/identities", tags=["identities"])
 
 
-class Enrolment(BaseModel):
+class KeyPair(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["patient", "clinician", "auditor", "authority"]
     public_key: str = Field(description="base64 ML-DSA-65 public key (signs in)")
     kem_public_key: str = Field(description="base64 ML-KEM-768 public key (record keys are wrapped for it)")
+
+
+class Enrolment(KeyPair):
+    role: Literal["patient", "clinician", "auditor", "authority"]
 
 
 def identity_view(identity: Identity) -> dict[str, Any]:
@@ -41,6 +44,29 @@ def enroll(enrolment: Enrolment, services: ServicesDep, caller: CallerDep) -> di
     identity = services.access.identity(signing.key_id)
     assert identity is not None
     return {**identity_view(identity), "tx_hash": receipt.tx_hash}
+
+
+class BulkEnrolment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["patient", "clinician", "auditor"]
+    identities: list[KeyPair] = Field(min_length=1, max_length=256)
+
+
+@router.post("/bulk", status_code=status.HTTP_201_CREATED)
+def enroll_many(enrolment: BulkEnrolment, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """Enrol up to 256 keys with one role (authorities only), 64 per transaction: a hospital joining with its
+    patients. One bad or already enrolled key refuses its whole transaction."""
+    require_role(caller, "authority", doing="enrol identities")
+    keys = []
+    for i, pair in enumerate(enrolment.identities):
+        field = f"identities[{i}]"
+        signing = PublicKey.from_bytes(unb64(pair.public_key, field=f"{field}.public_key"), field=f"{field}.public_key")
+        kem = check_kem_public_key(unb64(pair.kem_public_key, field=f"{field}.kem_public_key"),
+                                   field=f"{field}.kem_public_key")
+        keys.append((signing.raw, kem))
+    receipts = services.access.enroll_many(keys=keys, role=enrolment.role)
+    return {"role": enrolment.role, "enrolled": [PublicKey(signing).key_id for signing, _ in keys],
+            "tx_hashes": [r.tx_hash for r in receipts]}
 
 
 @router.get("/{key_id}")

@@ -21,6 +21,7 @@ from bindaas.errors import BindaasError, Forbidden, NotFound, RecordDamaged
 from bindaas.ledger.accept import accept_envelope, accept_many
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import open_payload, wrapped_for
+from bindaas.ledger.receipt import build_receipt
 from bindaas.ledger.verify import verify_stored
 from bindaas.store import repository
 from bindaas.store.models import BatchRow, RecordRow
@@ -97,7 +98,7 @@ async def submit_record(request: Request, services: ServicesDep, caller: CallerD
 def _submit(body: bytes, services: Services, caller: Caller) -> Response:
     envelope = _parse(Envelope, body)
     _check_submitter(caller, envelope)
-    accepted = accept_envelope(envelope, chain=services.chain, sessions=services.sessions,
+    accepted = accept_envelope(envelope, chain=services.chain, access=services.access, sessions=services.sessions,
                                settings=services.settings, service_public_key=services.service_key.public_key,
                                writer=services.writer)
     services.anchorer.notify()
@@ -120,7 +121,7 @@ def _submit_many(body: bytes, services: Services, caller: Caller) -> Response:
     submission = _parse(BulkSubmission, body)
     for index, envelope in enumerate(submission.envelopes):
         _check_submitter(caller, envelope, field=f"envelopes[{index}].patient")
-    results = accept_many(submission.envelopes, chain=services.chain, sessions=services.sessions,
+    results = accept_many(submission.envelopes, chain=services.chain, access=services.access, sessions=services.sessions,
                           settings=services.settings, service_public_key=services.service_key.public_key)
     services.anchorer.notify(rows=len(submission.envelopes))
     out = []
@@ -182,7 +183,17 @@ def export_record(record_id: str, services: ServicesDep, caller: CallerDep) -> d
     return {**record_summary(row), "encryption": {"payload": "AES-256-GCM", "key_wrap": "ML-KEM-768 + AES-256-GCM",
                                                   "reader": caller.key_id},
             "payload": b64(row.payload), "wrapped_key": b64(wrapped), **signatures_view(row),
-            "anchor": anchor_view(row, batch)}
+            "anchor": anchor_view(row, batch),
+            "receipt": build_receipt(row, batch, services.chain) if row.status == "anchored" else None}
+
+
+@router.get("/{record_id}/receipt")
+def receipt(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """The record's receipt (docs/spec.md): keys, signatures, salt, inclusion proof and anchor, no content; with the
+    bundle it lets anyone verify the record against the chain alone (`bindaas verify-receipt`)."""
+    row, batch = load_record(services, record_id)
+    authorize_metadata(caller, patient=row.patient_id, record=row.id, access=services.access, audit=services.audit)
+    return build_receipt(row, batch, services.chain)
 
 
 @router.get("/{record_id}/status")
@@ -199,4 +210,5 @@ def verify(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str
     policy; give the verdict. Auditors get the report, never the content."""
     row, batch = load_record(services, record_id)
     authorize_metadata(caller, patient=row.patient_id, record=row.id, access=services.access, audit=services.audit)
-    return verify_stored(row, batch, services.chain, services.service_key).to_json()
+    return verify_stored(row, batch, services.chain, services.access, services.service_key,
+                         confirmations=services.settings.confirmations).to_json()
