@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, then runs
-#   1. the Hardhat contract tests,
+#   1. the Hardhat contract tests and the JavaScript verifier's unit tests,
 #   2. pytest on SQLite against the embedded chain and a Hardhat node,
 #   3. the store and API tests again on a real PostgreSQL server started on loopback.
 set -euo pipefail
@@ -10,6 +10,7 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
 npm ci --no-audit --no-fund
 npx hardhat test
+node --test js/verifier/test/
 .venv/bin/python -m pytest
 
 # PostgreSQL: the Debian package, a cluster of our own on a free loopback port, removed afterwards.
@@ -31,4 +32,4 @@ BINDAAS_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/post
   .venv/bin/python -m pytest tests/test_record_roundtrip.py tests/test_verify_tamper.py \
   tests/test_bad_input.py tests/test_endorsement_policy.py tests/test_revocation.py tests/test_chain_outage.py \
   tests/test_crash_recovery.py tests/test_predict_api.py tests/test_signin.py tests/test_consent_gates_reads.py \
-  tests/test_audit_trail.py
+  tests/test_audit_trail.py tests/test_owner_binding.py tests/test_store_completeness.py

@@ -55,6 +55,8 @@ class BatchRow(Base):
     kind: Mapped[str] = mapped_column(String(16), default="records")  # records | audit
     root: Mapped[str] = mapped_column(String(66), unique=True)
     size: Mapped[int] = mapped_column(Integer)
+    # The ids in leaf order, so a completeness check can name a row that was deleted since (its leaf alone cannot).
+    members: Mapped[list | None] = mapped_column(JSON, default=None)
     status: Mapped[str] = mapped_column(String(16), default="claimed")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -122,7 +122,8 @@ def claim_batch(session: Session, *, root: str, records: list, proofs: list[list
     """Claim ``records`` (rows of ``ledger``) for a new batch with ``root`` in one transaction, writing each
     inclusion proof. Returns None (and changes nothing) when another anchorer claimed any of them first.
     """
-    batch = BatchRow(root=root, kind=BATCH_KIND[ledger], size=len(records), status="claimed", created_at=now())
+    batch = BatchRow(root=root, kind=BATCH_KIND[ledger], size=len(records), members=[r.id for r in records],
+                     status="claimed", created_at=now())
     session.add(batch)
     try:
         session.flush()

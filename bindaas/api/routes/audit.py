@@ -12,6 +12,7 @@ from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.chain.access import check_key_id
 from bindaas.errors import Forbidden
+from bindaas.ledger.completeness import check_record_batches
 from bindaas.store import repository
 
 router = APIRouter(tags=["audit"])
@@ -46,8 +47,12 @@ def access_log(patient_id: str, services: ServicesDep, caller: CallerDep, verify
 
 @router.get("/audit/verify")
 def verify_log(services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    """Auditors: every anchored audit batch must still hold exactly what its on-chain root commits to, and every
-    root this service anchored must still have its batch; edited or deleted events are named."""
+    """Auditors: every anchored audit and record batch must still hold exactly what its on-chain root and count
+    commit to, and every root this service anchored must still have its batch; an edited or deleted event or
+    record is named (batch, leaf index, id)."""
     require_role(caller, "auditor", "authority", doing="verify the audit log")
     with services.sessions() as session:
-        return verify_audit_log(session, services.chain)
+        audit = verify_audit_log(session, services.chain)
+        records = check_record_batches(session, services.chain, services.service_key)
+    problems = audit["problems"] + records.pop("problems")
+    return {**audit, **records, "problems": problems, "verdict": "invalid" if problems else "valid"}
