@@ -11,7 +11,8 @@ from bindaas.api.server import running_server
 from bindaas.api.services import build_services
 from bindaas.chain.client import ChainClient, connect
 from bindaas.client import BindaasClient
-from bindaas.demo import deploy_authorities, signed_envelope
+from bindaas.crypto.mldsa import PrivateKey
+from bindaas.demo import deploy_authorities, enroll_patients, signed_envelope
 from tests.helpers import TcpProxy
 
 
@@ -26,11 +27,16 @@ def test_records_wait_for_the_chain_and_are_anchored_when_it_returns(hardhat_nod
     try:
         with running_server(create_app(settings, services=services)) as url, \
                 BindaasClient(url, key=authorities[0].key) as client:
-            first = client.submit(signed_envelope(framingham_bundles[0], chain, authorities))["id"]
+            # One patient's records: the service has seen her enrolment before the outage and keeps accepting
+            # her records from the identity state it last read (an owner it never saw would get a 503).
+            patient = PrivateKey.generate()
+            enroll_patients(direct, [patient])
+            envelopes = [signed_envelope(b, chain, authorities, owner=patient) for b in framingham_bundles[:4]]
+            first = client.submit(envelopes[0])["id"]
             client.wait_anchored([first], timeout_s=30)
 
             proxy.cut()
-            during = [client.submit(signed_envelope(b, chain, authorities))["id"] for b in framingham_bundles[1:4]]
+            during = [client.submit(envelope)["id"] for envelope in envelopes[1:]]
             time.sleep(settings.batch_max_delay_s + 1.0)
             assert {client.status(rid)["status"] for rid in during} == {"accepted"}
             health = client.health()
