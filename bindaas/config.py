@@ -40,6 +40,17 @@ class Settings(BaseSettings):
                                                             "verification and training); default: data_dir/keys.")
     audience: str | None = Field(None, description="Who challenges are bound to; default: urn:bindaas:<chain>:<registry>.")
 
+    challenges_per_min_per_key: int = Field(20, ge=1, description="Sign-in challenges one key id may ask for a "
+                                            "minute (per API process).")
+    challenges_per_min_per_address: int = Field(120, ge=1, description="Sign-in challenges one client address may "
+                                                "ask for a minute (per API process).")
+    signin_failures_per_min_per_key: int = Field(10, ge=1, description="Failed sign-ins for one key id a minute.")
+    signin_failures_per_min_per_address: int = Field(30, ge=1, description="Failed sign-ins from one address a "
+                                                     "minute.")
+    signin_failures_per_min: int = Field(60, ge=1, description="Failed sign-ins a minute from everyone together: "
+                                         "each is an anchored audit event, so this bounds the gas unauthenticated "
+                                         "callers can make the service spend.")
+
     fhir_validation: Literal["schema", "models", "both"] = Field(
         "both", description="HL7's R4 JSON Schema (fast), fhir.resources R4B models, or both."
     )

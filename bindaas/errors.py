@@ -13,10 +13,12 @@ BindaasError
  ├── Unauthorized            (401) no valid access token, or a failed sign-in
  ├── Forbidden               (403) authenticated, but the role or the patient's consent does not allow it
  ├── PayloadTooLarge         (413)
+ ├── RateLimited             (429) too many sign-in challenges or failures; ``retry_after`` seconds
  ├── NotFound                (404)
  ├── RecordDamaged           (409) a stored payload or its wrapped key no longer decrypts
  ├── NotAnchored             (409) the record's batch is not anchored yet (no receipt until it is)
- ├── ChainError              (502) the chain refused a transaction (custom error decoded where possible)
+ ├── ChainError              (502) the chain refused a transaction; a contract's custom error maps to its own
+ │                                 status (403/404/409/422) and sentence (bindaas.chain.reverts)
  └── ChainUnavailable        (503) the chain node cannot be reached
 """
 
@@ -80,6 +82,14 @@ class PayloadTooLarge(BindaasError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class RateLimited(BindaasError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: float, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.retry_after = int(retry_after)
+
+
 class NotFound(BindaasError):
     status, slug, title = 404, "not-found", "Not found"
 
@@ -95,10 +105,13 @@ class NotAnchored(BindaasError):
 class ChainError(BindaasError):
     status, slug, title = 502, "chain-error", "The chain refused the transaction"
 
-    def __init__(self, detail: str, *, error_name: str | None = None, args: tuple = ()) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, *, error_name: str | None = None, args: tuple = (), status: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(detail, field=field)
         self.error_name = error_name
         self.error_args = args
+        if status is not None:  # a contract's own refusal (bindaas.chain.reverts), not a failing chain
+            self.status = status
 
 
 class ChainUnavailable(BindaasError):

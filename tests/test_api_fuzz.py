@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import schemathesis
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
 from bindaas.api.app import create_app
@@ -23,7 +24,7 @@ def live_api(tmp_path_factory):
     services = build_services(config, chain)
     with running_server(create_app(config, services=services)) as url, \
             BindaasClient(url, key=authorities[0].key) as client:
-        yield url, {"authorization": f"Bearer {client.sign_in()['access_token']}"}
+        yield url, {"Authorization": f"Bearer {client.sign_in()['access_token']}"}
     services.engine.dispose()
 
 
@@ -48,6 +49,13 @@ def test_every_operation_is_fuzzed():
     assert listed - set(OPERATIONS) == {("POST", "/models/train")}
 
 
+# Bodies whose validity no schema can state (signatures that must verify, keys the chain must know, a nonce that
+# must be the next one, a bundle that must be valid FHIR R4): a schema-valid example is refused with a 422 naming
+# the field, which is the right answer, so schemathesis's "schema-valid data is accepted" check does not apply.
+SEMANTIC = {("POST", "/records"), ("POST", "/records/bulk"), ("POST", "/auth/token"), ("POST", "/identities"),
+            ("POST", "/identities/bulk"), ("POST", "/consents"), ("POST", "/predict"), ("POST", "/predict/batch")}
+
+
 @pytest.mark.parametrize("method,path", OPERATIONS)
 def test_no_server_errors_and_every_error_is_a_problem(live_api, method, path):
     url, token = live_api
@@ -57,7 +65,10 @@ def test_no_server_errors_and_every_error_is_a_problem(live_api, method, path):
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy())
     def fuzz(case):
-        response = case.call(base_url=url, timeout=60, headers=token)
+        # Every check schemathesis has: no 5xx, documented status codes, content types, headers and response
+        # schemas, schema-valid requests accepted, invalid ones refused, a 405 with Allow.
+        excluded = [positive_data_acceptance] if (method, path) in SEMANTIC else []
+        response = case.call_and_validate(base_url=url, timeout=60, headers=token, excluded_checks=excluded)
         assert response.status_code < 500, f"{method} {path} -> {response.status_code}: {response.text[:300]}"
         if response.status_code >= 400:
             content_type = response.headers.get("content-type", [""])

@@ -33,6 +33,16 @@ def test_training_uses_only_records_that_verify(service, trained):
     assert service.client.http.get("/models").json()["models"][0]["id"] == model["id"]
 
 
+def test_training_the_same_configuration_again_returns_the_same_model(service, trained):
+    # Logistic regression trains to the same weights on the same records, so to the same model id (the DNN's
+    # weights differ from run to run, so its second training is a model of its own).
+    first, again = (service.client.http.post("/models/train", json={"task": "chd-10y", "kind": "logreg"},
+                                             timeout=300) for _ in range(2))
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert len(service.client.http.get("/models").json()["models"]) == 2
+
+
 def test_model_provenance_verifies_against_the_chain(service, trained):
     report = service.client.http.get(f"/models/{trained['model']['id']}/verify").json()
     assert report["verdict"] == "valid", report
@@ -68,7 +78,7 @@ def test_predict_from_a_bundle(service, trained):
 
 def test_predict_from_a_stored_record_needs_consent_and_is_logged(service, trained):
     refused = service.client.http.post("/predict", json={"record_id": trained["ids"][4]})
-    assert refused.status_code == 403  # an authority without the patient's consent
+    assert refused.status_code == 404  # an authority without the patient's consent: as if there were no record
     patient = trained["patient"]
     body = patient.client.http.post("/predict", json={"record_id": trained["ids"][4]}).json()
     assert body["features_used"]["age"] > 0

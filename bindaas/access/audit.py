@@ -36,6 +36,8 @@ ACTIONS: dict[str, tuple[dict, dict, str]] = {
                 {"system": "urn:bindaas:audit", "code": "predict", "display": "Risk prediction"}, "E"),
     "consent": ({"system": _DCM, "code": "110110", "display": "Patient Record"},
                 {"system": _REST, "code": "update", "display": "Consent change"}, "U"),
+    "access-log": ({"system": _DCM, "code": "110110", "display": "Patient Record"},
+                   {"system": _REST, "code": "search-type", "display": "Access log"}, "R"),
     "sign-in": ({"system": _DCM, "code": "110114", "display": "User Authentication"},
                 {"system": _DCM, "code": "110122", "display": "Login"}, "E"),
 }

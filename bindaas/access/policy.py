@@ -7,7 +7,8 @@ from __future__ import annotations
 from bindaas.access.audit import AuditLog
 from bindaas.access.signin import Caller
 from bindaas.chain.access import AccessChain
-from bindaas.errors import Forbidden
+from bindaas.errors import NotFound
+from bindaas.store.models import RecordRow
 
 READER_ROLES = ("clinician", "authority")
 OVERSIGHT_ROLES = ("auditor", "authority")
@@ -31,17 +32,30 @@ def read_refusal(caller: Caller, patient: str, access: AccessChain) -> str | Non
     return None
 
 
-def authorize_read(caller: Caller, *, patient: str, record: str | None, action: str, access: AccessChain,
-                   audit: AuditLog) -> None:
-    """Raise Forbidden (after auditing the refusal) unless ``caller`` may read ``patient``'s record."""
-    refusal = read_refusal(caller, patient, access)
-    if refusal is not None:
-        audit.record(action=action, agent=caller.key_id, role=caller.role, patient=patient, record=record,
-                     success=False, detail=f"refused: {refusal}")
-        raise Forbidden(refusal, field="record_id" if record else "patient")
+_NOBODY = "0x" + "00" * 32
 
 
-def authorize_metadata(caller: Caller, *, patient: str, record: str, access: AccessChain, audit: AuditLog) -> None:
-    """Status and verification: oversight roles always; others as for reading."""
-    if caller.role not in OVERSIGHT_ROLES:
-        authorize_read(caller, patient=patient, record=record, action="read", access=access, audit=audit)
+def unseen(record_id: str) -> NotFound:
+    """The one answer for a record that does not exist and for one the caller may not know exists."""
+    return NotFound(f"no record {record_id} that you may see", field="record_id")
+
+
+def authorize_record(caller: Caller, *, row: RecordRow | None, record_id: str, action: str, content: bool,
+                     access: AccessChain, audit: AuditLog) -> RecordRow:
+    """``row`` if ``caller`` may see it (its content when ``content``; oversight roles see metadata of any), else
+    NotFound, audited. A missing record and a refused one get the same answer and cost the same chain read and
+    audit write, so neither the status, the text nor the time tells a caller that a record exists or whose it is."""
+    if row is not None and not content and caller.role in OVERSIGHT_ROLES:
+        return row
+    if row is None and caller.role in OVERSIGHT_ROLES and not content:
+        raise unseen(record_id)  # they may list every record anyway
+    if row is None:
+        read_refusal(caller, _NOBODY, access)  # the chain read a refusal costs, so the time tells nothing
+        patient, refusal = None, "no such record"
+    else:
+        patient, refusal = row.patient_id, read_refusal(caller, row.patient_id, access)
+        if refusal is None:
+            return row
+    audit.record(action=action, agent=caller.key_id, role=caller.role, patient=patient, record=record_id,
+                 success=False, detail=f"refused: {refusal}")
+    raise unseen(record_id)

@@ -51,7 +51,8 @@ class TokenIssuer:
     def check(self, token: str, *, now: float | None = None) -> Claims:
         """The token's claims; raises Unauthorized when it is malformed, forged, for another audience or expired."""
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != "v1":
+        # A header may carry any byte; the MAC comparison takes ASCII only, so anything else is malformed here.
+        if not token.isascii() or len(parts) != 3 or parts[0] != "v1":
             raise Unauthorized("malformed access token", field="Authorization")
         body = f"{parts[0]}.{parts[1]}"
         if not hmac.compare_digest(self._mac(body), parts[2]):

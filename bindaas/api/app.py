@@ -62,13 +62,28 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
         app.include_router(router, dependencies=[Depends(authenticated)])
     app.include_router(signin.router)
     app.include_router(health.router)
-    _document_bodies(app, records.RAW_BODY_MODELS)
+    _document(app, records.RAW_BODY_MODELS)
     return app
 
 
-def _document_bodies(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
-    """Put the schemas of bodies that routes parse themselves (see ``records._parse``) into the OpenAPI components,
-    where their ``requestBody`` entries point."""
+# What any operation may answer besides its success: RFC 9457 problems (bindaas.api.problems, bindaas.api.limits).
+_PROBLEMS = {
+    "400": "malformed JSON", "401": "no valid access token, or a failed sign-in", "403": "the role may not do this",
+    "404": "no such resource, or none the caller may see", "405": "method not allowed (see Allow)",
+    "408": "the body did not arrive in time", "409": "conflicts with what the store or the chain holds",
+    "413": "body too large", "415": "the body is not JSON", "422": "a field is wrong (named in `field`)",
+    "429": "rate limited (see Retry-After)", "500": "an unexpected error; nothing was applied",
+    "502": "the chain refused the transaction", "503": "the chain node is unreachable",
+}
+_PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "instance": {"type": "string"}, "field": {"type": "string"},
+    "errors": {"type": "array", "items": {"type": "object"}}}}
+
+
+def _document(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Make the OpenAPI document say what the server does: the schemas of bodies that routes parse themselves (see
+    ``records._parse``), and every error status any operation can answer, as application/problem+json."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -76,7 +91,17 @@ def _document_bodies(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
             schema = generate()
             _, definitions = models_json_schema([(model, "validation") for model in models],
                                                 ref_template="#/components/schemas/{model}")
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(definitions.get("$defs", {}))
+            schemas["Problem"] = _PROBLEM_SCHEMA
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    responses = operation.setdefault("responses", {})
+                    for code, description in _PROBLEMS.items():
+                        responses[code] = {"description": description, "content": {
+                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,5 +1,5 @@
-"""Request limits, enforced before any parser sees the body: size (413), read timeout (408), malformed JSON
-(400) and nesting depth (422). Deeply nested JSON must never reach the recursive parsers and validators
+"""Request limits, enforced before any parser sees the body: media type (415: bodies are JSON), size (413), read
+timeout (408), malformed JSON (400) and nesting depth (422), whatever the Content-Type header claims. Deeply nested JSON must never reach the recursive parsers and validators
 downstream: one such body can exhaust the stack and take the whole server down."""
 
 from __future__ import annotations
@@ -33,9 +33,15 @@ def json_depth(body: bytes) -> int:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
-async def _problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
+def _is_json(media_type: bytes) -> bool:
+    """application/json, or a JSON-based type such as application/fhir+json or application/problem+json."""
+    return media_type == b"application/json" or (media_type.startswith(b"application/")
+                                                   and media_type.endswith(b"+json"))
+
+
+async def _problem(send: Send, status: int, slug: str, title: str, detail: str, *, field: str = "body") -> None:
     body = orjson.dumps({"type": f"urn:bindaas:problem:{slug}", "title": title, "status": status,
-                         "detail": detail, "field": "body"})
+                         "detail": detail, "field": field})
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -72,7 +78,13 @@ def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float):  #
                 return await _problem(send, 408, "request-timeout", "Request timeout",
                                       f"the body was not received within {read_timeout_s} s")
             body = b"".join(chunks)
-            if b"json" in headers.get(b"content-type", b"application/json") and body:
+            media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+            if body and not _is_json(media_type):
+                return await _problem(send, 415, "unsupported-media-type", "Unsupported media type",
+                                      f"this API takes JSON bodies (application/json), not "
+                                      f"{media_type.decode('latin-1') or 'an unnamed type'}",
+                                      field="Content-Type")
+            if body:  # every limit applies whatever the header claimed
                 try:
                     orjson.loads(body)  # iterative-safe: refuses nesting past 1024 itself
                 except orjson.JSONDecodeError as exc:

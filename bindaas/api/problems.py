@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bindaas.errors import BindaasError
+from bindaas.errors import BindaasError, RateLimited
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -42,6 +42,8 @@ def install(app: FastAPI) -> None:
         response = problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, field=exc.field)
         if exc.status == 401:  # RFC 6750: say which scheme to use
             response.headers["WWW-Authenticate"] = 'Bearer realm="bindaas", error="invalid_token"'
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -57,7 +59,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(exc.status_code, "http")
-        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path)
+        response = problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path)
+        response.headers.update(exc.headers or {})  # a 405 says which methods are allowed (Allow)
+        return response
 
     @app.exception_handler(RecursionError)
     async def _deep(request: Request, exc: RecursionError) -> JSONResponse:

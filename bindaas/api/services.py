@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bindaas.access.audit import AuditLog
+from bindaas.access.ratelimit import SignInLimits
 from bindaas.access.secrets import service_kem_key, token_secret
 from bindaas.access.tokens import TokenIssuer
 from bindaas.chain.access import AccessChain
@@ -41,6 +42,7 @@ class Services:
     tokens: TokenIssuer
     audit: AuditLog
     writer: RecordWriter
+    signin_limits: SignInLimits
 
 
 def bootstrap_embedded_chain(settings: Settings, *, authorities: int = 3) -> ChainClient:
@@ -78,5 +80,11 @@ def build_services(settings: Settings, chain: ChainClient | None = None) -> Serv
 
     audience = settings.audience or f"urn:bindaas:{chain.chain_id}:{chain.deployment.registry.lower()}"
     tokens = TokenIssuer(token_secret(settings), audience=audience, ttl_s=settings.token_ttl_s)
+    limits = SignInLimits(challenges_per_key=settings.challenges_per_min_per_key,
+                          challenges_per_address=settings.challenges_per_min_per_address,
+                          failures_per_key=settings.signin_failures_per_min_per_key,
+                          failures_per_address=settings.signin_failures_per_min_per_address,
+                          failures_total=settings.signin_failures_per_min)
     return Services(settings, chain, engine, sessions, anchorer, ModelCache(), AccessChain(chain),
-                    service_kem_key(settings), tokens, AuditLog(sessions, anchorer.notify), RecordWriter(sessions))
+                    service_kem_key(settings), tokens, AuditLog(sessions, anchorer.notify), RecordWriter(sessions),
+                    limits)

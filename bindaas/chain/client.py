@@ -21,6 +21,7 @@ from web3.types import RPCEndpoint
 
 from bindaas.chain.artifacts import custom_errors, load_artifact
 from bindaas.chain.deployment import Deployment
+from bindaas.chain.reverts import explain
 from bindaas.errors import ChainError, ChainUnavailable
 
 T = TypeVar("T")
@@ -144,7 +145,7 @@ class ChainClient:
         self._account = w3.eth.account.from_key(private_key) if private_key else None
         self.sender = self._account.address if self._account else (sender or deployment.authorities[0])
         self._receipt_timeout_s = receipt_timeout_s
-        embedded = type(w3.provider).__name__ == "EthereumTesterProvider"
+        embedded = _embedded(w3)
         self._lock: threading.Lock | None = threading.RLock() if embedded else None  # type: ignore[assignment]
         self._last_head: int | None = None
         self._keys: dict[str, tuple[int, KeyStatus]] = {}
@@ -182,8 +183,11 @@ class ChainClient:
             if not _is_revert(exc):
                 raise
             name, args = decode_revert(exc) or (None, ())
-            detail = f"{what} reverted with {name}{args}" if name else f"{what} reverted: {exc}"
-            raise ChainError(detail, error_name=name, args=args) from exc
+            explained = explain(name, args)
+            if explained is None:
+                raise ChainError(f"{what}: the chain refused the transaction", error_name=name, args=args) from exc
+            status, field, sentence = explained
+            raise ChainError(f"{what}: {sentence}", error_name=name, args=args, status=status, field=field) from exc
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         """Run a read against the chain with this client's locking and error translation."""
@@ -456,11 +460,27 @@ class ChainClient:
         return self._guard(lambda: self.registry.functions.proposalCount().call(), "proposalCount")
 
 
+def _embedded(w3: Web3) -> bool:
+    return type(w3.provider).__name__ == "EthereumTesterProvider"
+
+
+def _fresh_deployer(w3: Web3) -> str:
+    """A new funded account on the in-process EVM. Every embedded chain has the same chain id and accounts, so
+    contracts deployed from the same account would get the same addresses, and a signature made for one embedded
+    deployment (bound to chain id + registry address) would be valid on another; a random deployer makes each
+    deployment's addresses, and so its identity, its own."""
+    account = w3.eth.account.create()
+    w3.provider.ethereum_tester.add_account(account.key.hex())  # type: ignore[attr-defined]
+    tx = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": account.address, "value": 10**20})
+    w3.eth.wait_for_transaction_receipt(tx)
+    return account.address
+
+
 def deploy(w3: Web3, *, authorities: Sequence[str], public_keys: Sequence[bytes], threshold: int = 0,
            deployer: str | None = None) -> Deployment:
     """Deploy the registry (with ``authorities`` and their ML-DSA keys, policy k = ``threshold`` or N) and the
     anchor contract, using unlocked accounts of the node."""
-    deployer = deployer or authorities[0]
+    deployer = deployer or (_fresh_deployer(w3) if _embedded(w3) else authorities[0])
 
     def create(name: str, *args: Any) -> tuple[str, int]:
         artifact = load_artifact(name)

@@ -47,7 +47,7 @@ def predict_bench(*, records: int = 600, rate: float = 200.0, requests: int = 10
                         sessions=services.sessions,
                         settings=settings, service_public_key=services.service_key.public_key)
     services.anchorer.drain()
-    row = train_from_store(services, task="chd-10y", kind="dnn2f", device="cpu")
+    row, _ = train_from_store(services, task="chd-10y", kind="dnn2f", device="cpu")
     with services.sessions() as session:
         model = services.models.get(repository.get_model(session, model_id=row.id))
 

@@ -6,6 +6,10 @@ import torch
 from torch import nn
 
 
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     """``auto`` means CUDA when present, else CPU; asking for ``cuda`` without one is an error."""
     if requested == "auto":

@@ -13,11 +13,12 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from bindaas.api.services import Services
-from bindaas.errors import InvalidInput, RecordDamaged
+from bindaas.errors import ChainError, InvalidInput, RecordDamaged
 from bindaas.fhir.features import SPECS, FeatureSpec, extract, label
 from bindaas.ledger.payload import open_payload
 from bindaas.ledger.verify import verify_record
 from bindaas.ml.estimators import MODEL_KINDS, make_model
+from bindaas.ml.nets import cuda_available
 from bindaas.ml.evaluate import scores
 from bindaas.ml.provenance import metrics_hash, model_id, training_set_root
 from bindaas.store import repository
@@ -69,12 +70,17 @@ def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
     return TrainingSet(X, np.array(labels, dtype=int), ids, dict(excluded))
 
 
-def train_from_store(services: Services, *, task: str, kind: str, device: str = "auto", seed: int = 0) -> ModelRow:
-    """Train ``kind`` for ``task`` on the verified records, save the artifact, register it on chain."""
+def train_from_store(services: Services, *, task: str, kind: str, device: str = "auto",
+                     seed: int = 0) -> tuple[ModelRow, bool]:
+    """Train ``kind`` for ``task`` on the verified records, save the artifact, register it on chain; returns the
+    model and whether it is new (training the same configuration on the same records again yields the same one)."""
     if task not in SPECS:
         raise InvalidInput(f"unknown task {task!r}; known: {', '.join(SPECS)}", field="task")
     if kind not in MODEL_KINDS:
         raise InvalidInput(f"unknown model kind {kind!r}; known: {', '.join(MODEL_KINDS)}", field="kind")
+    if device == "cuda" and not cuda_available():
+        raise InvalidInput("device 'cuda' was asked for, but this server has no GPU (no CUDA device); use 'auto' or "
+                           "'cpu'", field="device")
     spec = SPECS[task]
     data = verified_training_set(services, spec)
     positives = int(data.y.sum())
@@ -89,16 +95,27 @@ def train_from_store(services: Services, *, task: str, kind: str, device: str = 
     artifact = pickle.dumps({"estimator": estimator, "medians": np.nanmedian(X_tr, axis=0).tolist()})
     config = {"task": task, "kind": kind, "seed": seed, "features": spec.names, "threshold": round(threshold, 6)}
     mid = model_id(config, artifact)
+    with services.sessions() as session:
+        existing = repository.get_model(session, model_id=mid)
+    if existing is not None:  # the same configuration on the same records trains the same weights: same model
+        return existing, False
     root = training_set_root(data.record_ids)
-    receipt = services.chain.register_model(bytes.fromhex(mid[2:]), bytes.fromhex(root[2:]),
-                                            bytes.fromhex(metrics_hash(metrics)[2:]), len(data.record_ids))
+    try:
+        receipt = services.chain.register_model(bytes.fromhex(mid[2:]), bytes.fromhex(root[2:]),
+                                                bytes.fromhex(metrics_hash(metrics)[2:]), len(data.record_ids))
+        tx_hash, block = receipt.tx_hash, receipt.block_number
+    except ChainError as exc:
+        registered = services.chain.model_of(bytes.fromhex(mid[2:]))
+        if exc.error_name != "ModelRegistryDuplicate" or registered is None:
+            raise
+        tx_hash, block = None, registered.block_number  # another worker registered it a moment ago
     path = services.settings.data_dir / "models" / f"{mid[2:]}.pkl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(artifact)
     row = ModelRow(id=mid, task=task, kind=kind, created_at=repository.now(), artifact_path=str(path),
                    config=config, metrics=metrics, training_root=root, training_records=sorted(data.record_ids),
-                   excluded=data.excluded, tx_hash=receipt.tx_hash, block_number=receipt.block_number)
+                   excluded=data.excluded, tx_hash=tx_hash, block_number=block)
     with services.sessions() as session:
         repository.insert_model(session, row=row)
     log.info("trained %s for %s on %d verified records: %s", kind, task, len(data.record_ids), metrics)
-    return row
+    return row, True

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from bindaas.access.audit import check_event, patient_events, verify_audit_log
 from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
+from bindaas.api.params import PatientId
 from bindaas.chain.access import check_key_id
 from bindaas.errors import Forbidden
 from bindaas.ledger.completeness import check_record_batches
@@ -19,12 +20,14 @@ router = APIRouter(tags=["audit"])
 
 
 @router.get("/patients/{patient_id}/access-log")
-def access_log(patient_id: str, services: ServicesDep, caller: CallerDep, verify: bool = False,
+def access_log(patient_id: PatientId, services: ServicesDep, caller: CallerDep, verify: bool = False,
                limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
     """Who read, exported or ran predictions on the patient's records, who was refused, and consent changes: as
     FHIR AuditEvents, oldest first, each with its anchor; ``verify=true`` checks each against the chain."""
     patient = check_key_id(patient_id, field="patient_id")
     if caller.key_id != patient and caller.role != "auditor":
+        services.audit.record(action="access-log", agent=caller.key_id, role=caller.role, patient=patient,
+                              success=False, detail="refused: only the patient and auditors see the access log")
         raise Forbidden("only the patient and auditors see a patient's access log", field="patient_id")
     with services.sessions() as session:
         rows = patient_events(session, patient=patient, limit=limit, offset=offset)

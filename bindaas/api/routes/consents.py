@@ -3,6 +3,7 @@ ML-DSA-65 key and relayed to the ConsentRegistry by this service's authority acc
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Query, status
@@ -40,6 +41,9 @@ def change_consent(change: ConsentChange, services: ServicesDep, caller: CallerD
     """Grant or revoke; the signature is checked here, the change recorded on chain, and the grantee's wrapped
     record keys made (grant) or deleted (revoke)."""
     require_role(caller, "patient", doing="change consents")
+    if change.granted and change.not_after and change.not_after <= time.time():
+        raise InvalidInput(f"not_after {change.not_after} is in the past: a grant must end in the future (or 0 for "
+                           f"no end)", field="not_after")
     grantee = change.grantee.lower()
     identity = services.access.identity(grantee)
     if identity is None or not identity.active or identity.role not in ("clinician", "authority"):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
+from bindaas.api.params import KeyId
 from bindaas.chain.access import Identity, check_key_id
 from bindaas.crypto.mldsa import PublicKey, b64, unb64
 from bindaas.crypto.sealing import check_kem_public_key
@@ -70,7 +71,7 @@ def enroll_many(enrolment: BulkEnrolment, services: ServicesDep, caller: CallerD
 
 
 @router.get("/{key_id}")
-def get_identity(key_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+def get_identity(key_id: KeyId, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """An enrolled identity's role, status and public keys."""
     identity = services.access.identity(check_key_id(key_id, field="key_id"))
     if identity is None:
@@ -79,7 +80,7 @@ def get_identity(key_id: str, services: ServicesDep, caller: CallerDep) -> dict[
 
 
 @router.post("/{key_id}/revoke")
-def revoke(key_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+def revoke(key_id: KeyId, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """Revoke an identity (authorities only): its tokens are refused from now on."""
     require_role(caller, "authority", doing="revoke identities")
     key_id = check_key_id(key_id, field="key_id")

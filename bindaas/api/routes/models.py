@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
+from bindaas.api.params import ModelId
 from bindaas.errors import NotFound
 from bindaas.store import repository
 from bindaas.store.models import ModelRow
@@ -39,15 +40,18 @@ def load_model_row(services: ServicesDep, model_id: str) -> ModelRow:
     return row
 
 
-@router.post("/train", status_code=status.HTTP_201_CREATED)
-def train(request: TrainRequest, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/train", status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "the same configuration on the same records: the existing model"}})
+def train(request: TrainRequest, services: ServicesDep, caller: CallerDep, response: Response) -> dict[str, Any]:
     """Train a model on the records that verify (authorities only: the service decrypts them with its own key),
-    and register its id and training-set root on chain."""
+    and register its id and training-set root on chain (201); training it again returns that model (200)."""
     require_role(caller, "authority", doing="train models")
     from bindaas.ml.training import train_from_store  # torch loads only when a model is trained
 
-    row = train_from_store(services, task=request.task, kind=request.kind, device=request.device,
-                           seed=request.seed)
+    row, created = train_from_store(services, task=request.task, kind=request.kind, device=request.device,
+                                    seed=request.seed)
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return model_view(row)
 
 
@@ -59,13 +63,13 @@ def list_models(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/{model_id}")
-def get_model(model_id: str, services: ServicesDep) -> dict[str, Any]:
+def get_model(model_id: ModelId, services: ServicesDep) -> dict[str, Any]:
     """One model with its metrics and provenance."""
     return model_view(load_model_row(services, model_id))
 
 
 @router.get("/{model_id}/verify")
-def verify(model_id: str, services: ServicesDep) -> dict[str, Any]:
+def verify(model_id: ModelId, services: ServicesDep) -> dict[str, Any]:
     """Recompute the weights hash and training-set root and check them against the chain."""
     from bindaas.ml.serving import verify_model
 

@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bindaas.access.policy import authorize_read
+from bindaas.access.policy import authorize_record
 from bindaas.access.signin import Caller
 from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.api.services import Services
-from bindaas.errors import BindaasError, NotFound
+from bindaas.errors import BindaasError
 from bindaas.fhir.validate import validate_bundle
 from bindaas.ledger.payload import open_payload
 from bindaas.store import repository
@@ -42,32 +42,36 @@ class BatchRequest(BaseModel):
     model_id: str | None = None
 
 
-def _bundle(request: PredictRequest, services: Services, caller: Caller) -> dict[str, Any]:
+def _bundle(request: PredictRequest, services: Services, caller: Caller,
+            opened: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The bundle to score: given, or a stored record the caller may read. ``opened`` holds the records this
+    request has opened already: each is checked, decrypted and audited once per request, however often named."""
     if request.record_id is not None:
-        with services.sessions() as session:
-            row = repository.get_record(session, record_id=request.record_id.lower())
-        if row is None:
-            raise NotFound(f"no record with id {request.record_id}", field="record_id")
-        authorize_read(caller, patient=row.patient_id, record=row.id, action="predict", access=services.access,
-                       audit=services.audit)
-        bundle = json.loads(open_payload(row, services.service_key))
-        services.audit.record(action="predict", agent=caller.key_id, role=caller.role, patient=row.patient_id,
-                              record=row.id, success=True, detail="risk prediction on the stored record")
-        return bundle
+        record_id = request.record_id.lower()
+        if record_id not in opened:
+            with services.sessions() as session:
+                row = repository.get_record(session, record_id=record_id)
+            row = authorize_record(caller, row=row, record_id=record_id, action="predict", content=True,
+                                   access=services.access, audit=services.audit)
+            opened[record_id] = json.loads(open_payload(row, services.service_key))
+            services.audit.record(action="predict", agent=caller.key_id, role=caller.role, patient=row.patient_id,
+                                  record=row.id, success=True, detail="risk prediction on the stored record")
+        return opened[record_id]
     assert request.bundle is not None
     validate_bundle(request.bundle, mode="schema", max_entries=services.settings.max_bundle_entries)
     return request.bundle
 
 
 def _predict(request: PredictRequest, services: Services, caller: Caller, *, model_id: str | None,
-             field: str = "") -> dict:
+             field: str = "", opened: dict[str, dict[str, Any]] | None = None) -> dict:
     from bindaas.ml.serving import choose_model, predict_bundle
 
     with services.sessions() as session:
         rows = repository.list_models(session)
     model = choose_model(rows, services.models, model_id=request.model_id or model_id)
     try:
-        return predict_bundle(model, _bundle(request, services, caller), as_of=request.as_of)
+        return predict_bundle(model, _bundle(request, services, caller, {} if opened is None else opened),
+                              as_of=request.as_of)
     except BindaasError as exc:
         if field and exc.field:  # name the batch item at fault
             exc.field = f"{field}{exc.field}"
@@ -84,7 +88,9 @@ def predict(request: PredictRequest, services: ServicesDep, caller: CallerDep) -
 
 @router.post("/batch")
 def predict_batch(request: BatchRequest, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    """Many predictions in one request, in order; one bad item fails the request naming its index."""
+    """Up to 1,000 predictions in one request, in order; one bad item fails the request naming its index. A stored
+    record named several times is read, checked and audited once."""
     require_role(caller, *PREDICTORS, doing="request predictions")
-    return {"predictions": [_predict(item, services, caller, model_id=request.model_id, field=f"items[{i}].")
-                            for i, item in enumerate(request.items)]}
+    opened: dict[str, dict[str, Any]] = {}
+    return {"predictions": [_predict(item, services, caller, model_id=request.model_id, field=f"items[{i}].",
+                                     opened=opened) for i, item in enumerate(request.items)]}

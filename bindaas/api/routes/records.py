@@ -11,13 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from bindaas.access.policy import authorize_metadata, authorize_read
+from bindaas.access.policy import authorize_record
 from bindaas.access.signin import Caller
 from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
+from bindaas.api.params import RecordId
 from bindaas.api.services import Services
 from bindaas.crypto.mldsa import b64
-from bindaas.errors import BindaasError, Forbidden, NotFound, RecordDamaged
+from bindaas.errors import BindaasError, Forbidden, RecordDamaged
 from bindaas.ledger.accept import accept_envelope, accept_many
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import open_payload, wrapped_for
@@ -44,12 +45,14 @@ def anchor_view(row: RecordRow, batch: BatchRow | None) -> dict[str, Any] | None
             "proof": row.proof}
 
 
-def load_record(services: Services, record_id: str) -> tuple[RecordRow, BatchRow | None]:
+def load_record(services: Services, caller: Caller, record_id: str, *, action: str,
+                content: bool) -> tuple[RecordRow, BatchRow | None]:
+    """The record and its batch, if ``caller`` may see it (``authorize_record``); else the same 404 as for none."""
     with services.sessions() as session:
         row = repository.get_record(session, record_id=record_id.lower())
-        if row is None:
-            raise NotFound(f"no record with id {record_id}", field="id")
-        batch = repository.get_batch(session, batch_id=row.batch_id) if row.batch_id else None
+        batch = repository.get_batch(session, batch_id=row.batch_id) if row is not None and row.batch_id else None
+    row = authorize_record(caller, row=row, record_id=record_id.lower(), action=action, content=content,
+                           access=services.access, audit=services.audit)
     return row, batch
 
 
@@ -150,12 +153,10 @@ def list_records(services: ServicesDep, caller: CallerDep, limit: int = Query(10
 
 
 @router.get("/{record_id}")
-def get_record(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+def get_record(record_id: RecordId, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """The bundle, its salt and signatures, its status and its anchor: for the patient and readers they consented
     to (checked on chain now). Every read is on the patient's access log."""
-    row, batch = load_record(services, record_id)
-    authorize_read(caller, patient=row.patient_id, record=row.id, action="read", access=services.access,
-                   audit=services.audit)
+    row, batch = load_record(services, caller, record_id, action="read", content=True)
     try:
         bundle = json.loads(open_payload(row, services.service_key))
     except (RecordDamaged, ValueError):  # a damaged stored copy is still shown; /verify says what is wrong
@@ -166,12 +167,10 @@ def get_record(record_id: str, services: ServicesDep, caller: CallerDep) -> dict
 
 
 @router.get("/{record_id}/export")
-def export_record(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+def export_record(record_id: RecordId, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """The record still encrypted: the AES-256-GCM payload and its data key wrapped for the caller's ML-KEM-768
     key, to decrypt and verify on the caller's side (`bindaas export`)."""
-    row, batch = load_record(services, record_id)
-    authorize_read(caller, patient=row.patient_id, record=row.id, action="export", access=services.access,
-                   audit=services.audit)
+    row, batch = load_record(services, caller, record_id, action="export", content=True)
     if caller.kem_key is None:
         raise Forbidden(f"key {caller.key_id} has no enrolled ML-KEM-768 key to wrap the record key for",
                         field="Authorization")
@@ -188,27 +187,24 @@ def export_record(record_id: str, services: ServicesDep, caller: CallerDep) -> d
 
 
 @router.get("/{record_id}/receipt")
-def receipt(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+def receipt(record_id: RecordId, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """The record's receipt (docs/spec.md): keys, signatures, salt, inclusion proof and anchor, no content; with the
     bundle it lets anyone verify the record against the chain alone (`bindaas verify-receipt`)."""
-    row, batch = load_record(services, record_id)
-    authorize_metadata(caller, patient=row.patient_id, record=row.id, access=services.access, audit=services.audit)
+    row, batch = load_record(services, caller, record_id, action="read", content=False)
     return build_receipt(row, batch, services.chain)
 
 
 @router.get("/{record_id}/status")
-def record_status(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+def record_status(record_id: RecordId, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """Status and anchor of a record, without content."""
-    row, batch = load_record(services, record_id)
-    authorize_metadata(caller, patient=row.patient_id, record=row.id, access=services.access, audit=services.audit)
+    row, batch = load_record(services, caller, record_id, action="read", content=False)
     return {**record_summary(row), "anchor": anchor_view(row, batch)}
 
 
 @router.get("/{record_id}/verify")
-def verify(record_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+def verify(record_id: RecordId, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """Recompute the digest (decrypting in memory only), Merkle proof, on-chain anchor, signatures, signers and
     policy; give the verdict. Auditors get the report, never the content."""
-    row, batch = load_record(services, record_id)
-    authorize_metadata(caller, patient=row.patient_id, record=row.id, access=services.access, audit=services.audit)
+    row, batch = load_record(services, caller, record_id, action="read", content=False)
     return verify_stored(row, batch, services.chain, services.access, services.service_key,
                          confirmations=services.settings.confirmations).to_json()
