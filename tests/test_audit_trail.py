@@ -57,7 +57,9 @@ def test_only_the_patient_and_auditors_see_the_log(service, history):
         history["reader"].client.access_log(patient.key_id)
     assert caught.value.status == 403
     auditor = service.enroll("auditor")
-    assert len(auditor.client.access_log(patient.key_id)["events"]) == 6
+    events = auditor.client.access_log(patient.key_id)["events"]
+    assert len(events) == 7  # the six accesses, and the refused look at the log just now
+    assert (events[-1]["action"], events[-1]["success"]) == ("access-log", False)
     assert auditor.client.verify_audit_log()["verdict"] == "valid"
 
 

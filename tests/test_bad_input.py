@@ -111,7 +111,7 @@ def test_bad_salt(service, good):
 
 def test_unknown_record_is_404_problem(service):
     body = _problem(service.client.http.get("/records/0x" + "00" * 32), 404)
-    assert body["field"] == "id"
+    assert body["field"] == "record_id"
 
 
 def test_oversized_body_is_413(service, settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from bindaas.cli import main
 from bindaas.demo import signed_envelope
@@ -35,15 +36,18 @@ def test_consent_with_the_cli(service, tmp_path, capsys, framingham_bundles):
     record = service.client.submit(envelope)["id"]
 
     code, _, err = _run(capsys, "read", record, "--key", str(clinician), *api)
-    assert code == 2 and "403" in err and "not consented" in err
+    assert code == 2 and "404" in err and "that you may see" in err
     code, out, _ = _run(capsys, "consent", "grant", ids["clinician"], "--key", str(patient), *api)
     assert code == 0 and json.loads(out)["in_force"] is True
-    code, out, _ = _run(capsys, "read", record, "--export", "--key", str(clinician), *api)
-    assert code == 0 and json.loads(out)["bundle"] == framingham_bundles[0]
+    service.client.wait_anchored([record], timeout_s=30)
+    code, out, _ = _run(capsys, "read", record, "--export", "--key", str(clinician), "--out", str(tmp_path), *api)
+    written = json.loads(out)["written"]
+    assert code == 0 and json.loads(Path(written["bundle"]).read_text()) == framingham_bundles[0]
+    assert json.loads(Path(written["receipt"]).read_text())["record_id"] == record
     code, out, _ = _run(capsys, "consent", "revoke", ids["clinician"], "--key", str(patient), *api)
     assert code == 0 and json.loads(out)["in_force"] is False
     code, _, err = _run(capsys, "read", record, "--key", str(clinician), *api)
-    assert code == 2 and "revoked" in err
+    assert code == 2 and "404" in err  # revoked: as if the record were not there
 
     code, out, _ = _run(capsys, "access-log", ids["patient"], "--key", str(patient), *api)
     lines = out.strip().splitlines()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from datetime import datetime, timezone
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from bindaas.api.routes.signin import SIGN_IN_FAILED
 from bindaas.crypto.mldsa import AUTH_CONTEXT, PrivateKey, b64
-from bindaas.store.models import ChallengeRow
+from bindaas.store.models import AuditRow, ChallengeRow
 
 
 def _challenge(service, key_id: str) -> dict:
@@ -33,12 +35,21 @@ def test_signed_challenge_gives_a_token_with_the_role_from_the_chain(service):
     assert authority["role"] == "authority"
 
 
+def _last_failure(service) -> str:
+    """The reason the last failed sign-in was refused, as the audit log keeps it."""
+    with service.services.sessions() as session:
+        row = session.scalars(select(AuditRow).where(AuditRow.action == "sign-in")
+                              .order_by(AuditRow.seq.desc()).limit(1)).one()
+    return json.loads(row.event_json)["outcomeDesc"]
+
+
 def test_replayed_challenge_is_refused(service):
     clinician = service.enroll("clinician")
     challenge = _challenge(service, clinician.key_id)
     assert _answer(service, clinician.key, challenge).status_code == 200
     replay = _answer(service, clinician.key, challenge)
-    assert replay.status_code == 401 and replay.json()["field"] == "nonce"
+    assert replay.status_code == 401 and replay.json()["detail"] == SIGN_IN_FAILED
+    assert "already used" in _last_failure(service)
 
 
 def test_expired_challenge_is_refused(service):
@@ -49,7 +60,8 @@ def test_expired_challenge_is_refused(service):
                         .values(expires_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
         session.commit()
     response = _answer(service, clinician.key, challenge)
-    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    assert response.status_code == 401 and response.json()["detail"] == SIGN_IN_FAILED
+    assert "expired" in _last_failure(service)
 
 
 def test_challenge_answered_by_another_key_is_refused(service):
@@ -57,7 +69,8 @@ def test_challenge_answered_by_another_key_is_refused(service):
     response = _answer(service, impostor, _challenge(service, clinician.key_id), key_id=clinician.key_id)
     assert response.status_code == 401 and response.json()["field"] == "signature"
     unknown = _answer(service, impostor, _challenge(service, impostor.public_key().key_id))
-    assert unknown.status_code == 401 and "not enrolled" in unknown.json()["detail"]
+    assert unknown.status_code == 401 and unknown.json()["detail"] == SIGN_IN_FAILED
+    assert "not enrolled" in _last_failure(service)  # the reason is audited, not told to the caller
 
 
 def test_expired_and_forged_tokens_are_refused(service):

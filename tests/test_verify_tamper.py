@@ -109,7 +109,7 @@ def test_changed_stored_root_does_not_fool_verification(service, anchored):
 
 def test_changed_accepted_block_is_caught(service, anchored):
     """The acceptance block is bound into the Merkle leaf: moving it (to dodge a revocation) breaks the proof."""
-    _edit(service, anchored, accepted_block=_row(service, anchored).accepted_block - 1)
+    _edit(service, anchored, accepted_block=_row(service, anchored).accepted_block + 1)
     report = service.client.verify(anchored)
     assert (report["verdict"], report["failed_check"]) == ("invalid", "merkle_proof")
 
