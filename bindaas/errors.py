@@ -32,10 +32,11 @@ class BindaasError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, extensions: dict | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.extensions = extensions or {}  # more members of the problem body (RFC 9457 extensions)
 
 
 class InvalidInput(BindaasError):

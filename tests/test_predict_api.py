@@ -88,9 +88,14 @@ def test_predict_from_a_stored_record_needs_consent_and_is_logged(service, train
 
 
 def test_synthea_bundle_is_scored_with_missing_features_reported(service, trained):
-    body = service.client.http.post("/predict", json={"bundle": synthea_bundles()[0]}).json()
+    young = synthea_bundles()[0]  # 31.8 years old at the last visit: younger than anyone the model learnt from
+    assert "is outside the" in _refusal(service, young)["detail"]
+    older = copy.deepcopy(young)
+    patient = _patient(older)
+    patient["birthDate"] = str(int(patient["birthDate"][:4]) - 12) + patient["birthDate"][4:]
+    body = service.client.http.post("/predict", json={"bundle": older}).json()
     assert 0 < body["probability"] < 1
-    assert "glucose" in body["features_missing"]
+    assert "glucose" in body["features_missing"] and "glucose" in body["imputed"]
     assert body["features_used"]["systolic_bp"] > 0  # read from the 55284-4 panel's component
 
 
@@ -122,3 +127,65 @@ def test_batch_predicts_in_order_and_names_a_bad_item(service, trained):
     bad = [*items, {"record_id": "0x" + "9" * 64}]
     response = service.client.http.post("/predict/batch", json={"items": bad})
     assert response.status_code == 404 and response.json()["field"] == "items[4].record_id"
+
+
+def _patient(bundle: dict) -> dict:
+    return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+
+
+def _observations(bundle: dict, loinc: str) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
+            and any(c.get("code") == loinc for c in e["resource"]["code"]["coding"])]
+
+
+def _refusal(service, bundle: dict) -> dict:
+    response = service.client.http.post("/predict", json={"bundle": bundle})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return response.json()
+
+
+def test_a_child_and_a_95_year_old_are_refused_in_words(service, trained):
+    population = trained["model"]["config"]["population"]
+    low, high = population["age"]
+    for birth_year, age in (("2017", 3), ("1925", 95)):
+        bundle = copy.deepcopy(trained["bundles"][2])
+        _patient(bundle)["birthDate"] = birth_year  # the index visit is in 2020
+        problem = _refusal(service, bundle)
+        assert problem["detail"].startswith(f"age {age} is outside the {low}–{high} years this model was trained on")
+        assert problem["outside_population"] == ["age"]
+
+
+def test_a_bundle_without_blood_pressure_is_refused_naming_what_is_missing(service, trained):
+    bundle = copy.deepcopy(trained["bundles"][2])
+    bundle["entry"] = [e for e in bundle["entry"] if not _observations({"entry": [e]}, "55284-4")]
+    problem = _refusal(service, bundle)
+    assert problem["missing_required"] == ["systolic_bp"]
+    assert "needs systolic_bp" in problem["detail"]
+
+
+def test_an_absurd_cholesterol_is_refused_with_or_without_a_wrong_unit(service, trained):
+    for value, unit in ((2500, "mg/dL"), (5.2, "mg/dL")):  # absurd; then mmol/L sent as mg/dL
+        bundle = copy.deepcopy(trained["bundles"][2])
+        quantity = _observations(bundle, "2093-3")[0]["valueQuantity"]
+        quantity.update(value=value, unit=unit, code=unit)
+        problem = _refusal(service, bundle)
+        assert problem["implausible"] == ["total_cholesterol"] and "check the value and its unit" in problem["detail"]
+    bundle = copy.deepcopy(trained["bundles"][2])
+    _observations(bundle, "2093-3")[0]["valueQuantity"].update(value=2.1, unit="g/L", code="g/L")
+    problem = _refusal(service, bundle)
+    assert "total_cholesterol (unit 'g/L' not understood)" in problem["detail"]
+    _observations(bundle, "2093-3")[0]["valueQuantity"].update(value=5.2, unit="mmol/L", code="mmol/L")
+    body = service.client.http.post("/predict", json={"bundle": bundle}).json()
+    assert body["features_used"]["total_cholesterol"] == pytest.approx(201.1, abs=0.1)  # converted, then scored
+
+
+def test_an_answer_names_what_was_imputed_and_warns_out_of_distribution(service, trained):
+    bundle = copy.deepcopy(trained["bundles"][2])
+    bundle["entry"] = [e for e in bundle["entry"] if not _observations({"entry": [e]}, "2339-0")]  # no glucose
+    _observations(bundle, "2093-3")[0]["valueQuantity"].update(value=900, unit="mg/dL", code="mg/dL")
+    body = service.client.http.post("/predict", json={"bundle": bundle}).json()
+    assert "glucose" in body["imputed"]
+    assert "total_cholesterol" in body["out_of_distribution"]["features"]
+    assert "Treat this risk with caution" in body["out_of_distribution"]["warning"]
+    assert body["applies_to"].startswith("framingham patients, aged")

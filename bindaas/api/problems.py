@@ -39,7 +39,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BindaasError)
     async def _domain(request: Request, exc: BindaasError) -> JSONResponse:
-        response = problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, field=exc.field)
+        response = problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, field=exc.field,
+                           **exc.extensions)
         if exc.status == 401:  # RFC 6750: say which scheme to use
             response.headers["WWW-Authenticate"] = 'Bearer realm="bindaas", error="invalid_token"'
         if isinstance(exc, RateLimited):

@@ -203,9 +203,28 @@ DATASETS: dict[str, DatasetSpec] = {
                              "UCI heart disease, four sites (Cleveland, Hungary, Switzerland, VA Long Beach; 920)"),
     "uci-cleveland": DatasetSpec("heart_disease_uci", _uci, "UCI heart disease, Cleveland site only (304)",
                                  site="Cleveland"),
+    "uci-hungary": DatasetSpec("heart_disease_uci", _uci, "UCI heart disease, Hungarian Institute of Cardiology, "
+                               "Budapest (293)", site="Hungary"),
+    "uci-switzerland": DatasetSpec("heart_disease_uci", _uci, "UCI heart disease, University Hospitals Zurich and "
+                                   "Basel (123)", site="Switzerland"),
+    "uci-va": DatasetSpec("heart_disease_uci", _uci, "UCI heart disease, VA Medical Center, Long Beach (200)",
+                          site="VA Long Beach"),
     "heart-failure": DatasetSpec("heart_failure_clinical_records_dataset", _heart_failure,
                                  "Heart failure clinical records, death during follow-up (299 patients)"),
 }
+
+
+def source_of(bundle: dict[str, Any]) -> str:
+    """The dataset a bundle was converted from (its Patient identifier's system), or 'other'."""
+    prefix = f"{codes.BINDAAS_DATASET}/"
+    for entry in bundle.get("entry", []) or []:
+        resource = entry.get("resource", {}) if isinstance(entry, dict) else {}
+        if resource.get("resourceType") == "Patient":
+            for identifier in resource.get("identifier", []) or []:
+                system = identifier.get("system", "") if isinstance(identifier, dict) else ""
+                if system.startswith(prefix) and system != f"{prefix}site":
+                    return system.removeprefix(prefix)
+    return "other"
 
 
 def dataset_bundles(name: str, *, limit: int | None = None, offset: int = 0) -> Iterator[dict[str, Any]]:

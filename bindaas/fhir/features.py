@@ -35,12 +35,14 @@ class Feature:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """What a task's model reads from a bundle, and where its label lives."""
+    """What a task's model reads from a bundle, where its label lives, and which features it cannot do without
+    (the rest may be imputed, and a prediction says which were)."""
 
     task: str
     features: tuple[Feature, ...]
     label_code: str
     dataset: str
+    required: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -59,7 +61,7 @@ SPECS: dict[str, FeatureSpec] = {
         Feature("smoker", "smoker"), _q("cigarettes_per_day", "64218-1"),
         Feature("diabetes", "condition", "diabetes"), Feature("hypertension", "condition", "hypertension"),
         Feature("stroke", "condition", "stroke"),
-    ), "chd-10y", "framingham"),
+    ), "chd-10y", "framingham", required=("age", "male", "systolic_bp", "total_cholesterol")),
     "cad-angio": FeatureSpec("cad-angio", (
         Feature("age", "age"), Feature("male", "male"),
         _q("resting_systolic_bp", "8480-6"), _q("total_cholesterol", "2093-3"),
@@ -78,17 +80,28 @@ SPECS: dict[str, FeatureSpec] = {
         Feature("vessels", "finding", "vessels-fluoroscopy"),
         Feature("thal_reversible", "finding-category", "thallium", category="reversable defect"),
         Feature("thal_fixed", "finding-category", "thallium", category="fixed defect"),
-    ), "cad-angio", "uci-heart"),
+    ), "cad-angio", "uci-heart", required=("age", "male")),
     "death-followup": FeatureSpec("death-followup", (
         Feature("age", "age"), Feature("male", "male"),
         _q("ejection_fraction", "10230-1"), _q("serum_creatinine", "2160-0"), _q("serum_sodium", "2951-2"),
         _q("platelets", "777-3"), _q("creatine_kinase", "2157-6"),
         Feature("anaemia", "condition", "anaemia"), Feature("diabetes", "condition", "diabetes"),
         Feature("hypertension", "condition", "hypertension"), Feature("smoker", "smoker"),
-    ), "death-followup", "heart-failure"),
+    ), "death-followup", "heart-failure", required=("age", "ejection_fraction", "serum_creatinine")),
 }
 DATASET_TASK = {"framingham": "chd-10y", "uci-heart": "cad-angio", "uci-cleveland": "cad-angio",
+                "uci-hungary": "cad-angio", "uci-switzerland": "cad-angio", "uci-va": "cad-angio",
                 "heart-failure": "death-followup"}
+
+# Physiologically plausible values (in the spec's unit): outside them a value is an error, most often a wrong
+# unit (cholesterol 5.2 sent as mg/dL is mmol/L), and no model may score it.
+PLAUSIBLE: dict[str, tuple[float, float, str]] = {
+    "age": (0, 120, "years"), "systolic_bp": (50, 300, "mm[Hg]"), "diastolic_bp": (20, 200, "mm[Hg]"),
+    "resting_systolic_bp": (50, 300, "mm[Hg]"), "total_cholesterol": (50, 1000, "mg/dL"), "bmi": (8, 100, "kg/m2"),
+    "heart_rate": (20, 300, "/min"), "glucose": (10, 2000, "mg/dL"), "cigarettes_per_day": (0, 200, "/d"),
+    "ejection_fraction": (3, 95, "%"), "serum_creatinine": (0.05, 30, "mg/dL"), "serum_sodium": (80, 200, "mmol/L"),
+    "platelets": (1, 3000, "10*3/uL"), "creatine_kinase": (1, 200_000, "U/L"), "max_heart_rate": (30, 260, "/min"),
+}
 
 
 def _when(resource: dict[str, Any]) -> str:
@@ -198,6 +211,19 @@ def extract(bundle: dict[str, Any], spec: FeatureSpec, *, as_of: str | None = No
     the bundle's latest observation)."""
     facts = read_bundle(bundle)
     return features_from_facts(facts, spec, as_of=as_of)
+
+
+def unknown_units(bundle: dict[str, Any], spec: FeatureSpec, *, as_of: str | None = None) -> dict[str, str]:
+    """Features whose latest value came in a unit we cannot convert (so they count as missing), with that unit."""
+    facts = read_bundle(bundle)
+    as_of = (as_of or facts.latest)[:10]
+    out = {}
+    for f in spec.features:
+        if f.kind == "quantity":
+            found = _latest(facts.quantities.get(f.code, []), as_of)
+            if found and math.isnan(_convert(found[1], found[2], f)):
+                out[f.name] = found[2]
+    return out
 
 
 def features_from_facts(facts: BundleFacts, spec: FeatureSpec, *, as_of: str | None = None) -> np.ndarray:

@@ -10,7 +10,8 @@ import numpy as np
 
 from bindaas.chain.client import ChainClient
 from bindaas.errors import InvalidInput, NotFound
-from bindaas.fhir.features import SPECS, extract
+from bindaas.fhir.features import SPECS, extract, unknown_units
+from bindaas.ml.applicability import check_applicability
 from bindaas.ml.provenance import ArtifactTampered, metrics_hash, read_artifact, training_set_root
 from bindaas.store.models import ModelRow
 
@@ -43,10 +44,13 @@ class ModelCache:
 
 def predict_bundle(model: LoadedModel, bundle: dict[str, Any], *, as_of: str | None = None,
                    top: int = 5) -> dict[str, Any]:
-    """Risk for one bundle, the label at the model's threshold, features used and missing, and the features
-    that moved this prediction most (occlusion: each present feature replaced by 'missing')."""
+    """Risk for one bundle, the label at the model's threshold, features used, missing and imputed, the features
+    that moved this prediction most (occlusion: each present feature replaced by 'missing'), the population the
+    model applies to and any out-of-distribution warning; refused (422, in words) outside that population."""
     spec = SPECS[model.row.task]
     x = extract(bundle, spec, as_of=as_of)
+    population = model.row.config.get("population")
+    standing = check_applicability(x, spec, population, unknown_units(bundle, spec, as_of=as_of))
     present = [i for i, v in enumerate(x) if not np.isnan(v)]
     # Demographics alone, or conditions that are merely absent, are no evidence to score.
     clinical = [i for i in present if spec.features[i].kind not in ("age", "male", "condition")
@@ -70,6 +74,7 @@ def predict_bundle(model: LoadedModel, bundle: dict[str, Any], *, as_of: str | N
         "features_used": {spec.names[i]: round(float(x[i]), 4) for i in present},
         "features_missing": [spec.names[i] for i in range(len(x)) if np.isnan(x[i])],
         "top_contributions": contributions[:top],
+        **standing.to_json(population),
     }
 
 

@@ -14,9 +14,11 @@ from sklearn.model_selection import train_test_split
 
 from bindaas.api.services import Services
 from bindaas.errors import ChainError, InvalidInput, RecordDamaged
+from bindaas.fhir.datasets import source_of
 from bindaas.fhir.features import SPECS, FeatureSpec, extract, label
 from bindaas.ledger.payload import open_payload
 from bindaas.ledger.verify import verify_record
+from bindaas.ml.applicability import describe_population
 from bindaas.ml.estimators import MODEL_KINDS, make_model
 from bindaas.ml.nets import cuda_available
 from bindaas.ml.evaluate import scores
@@ -33,12 +35,17 @@ class TrainingSet:
     y: np.ndarray
     record_ids: list[str]
     excluded: dict[str, int]
+    sources: dict[str, int]  # where the patients came from (a dataset's identifier system), by count
+
+    def population_name(self) -> str:
+        return " + ".join(sorted(self.sources)) or "stored records"
 
 
 def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
     """Features and labels of every stored record that verifies and carries the task's label."""
     rows, labels, ids = [], [], []
     excluded: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
     after = 0
     while True:
         with services.sessions() as session:
@@ -64,10 +71,11 @@ def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
                 excluded["no label for this task"] += 1
                 continue
             rows.append(extract(bundle, spec))
+            sources[source_of(bundle)] += 1
             labels.append(int(outcome))
             ids.append(row.id)
     X = np.vstack(rows) if rows else np.empty((0, len(spec.features)))
-    return TrainingSet(X, np.array(labels, dtype=int), ids, dict(excluded))
+    return TrainingSet(X, np.array(labels, dtype=int), ids, dict(excluded), dict(sources))
 
 
 def train_from_store(services: Services, *, task: str, kind: str, device: str = "auto",
@@ -93,7 +101,9 @@ def train_from_store(services: Services, *, task: str, kind: str, device: str = 
     metrics = {k: round(v, 4) for k, v in scores(y_te, estimator.predict_proba(X_te)[:, 1], threshold).items()}
     metrics.update(test_n=int(len(y_te)), train_n=int(len(y_tr)), prevalence=round(float(data.y.mean()), 4))
     artifact = pickle.dumps({"estimator": estimator, "medians": np.nanmedian(X_tr, axis=0).tolist()})
-    config = {"task": task, "kind": kind, "seed": seed, "features": spec.names, "threshold": round(threshold, 6)}
+    # The population it applies to is part of the configuration, so of the model id registered on chain.
+    config = {"task": task, "kind": kind, "seed": seed, "features": spec.names, "threshold": round(threshold, 6),
+              "population": describe_population(X_tr, spec, dataset=data.population_name())}
     mid = model_id(config, artifact)
     with services.sessions() as session:
         existing = repository.get_model(session, model_id=mid)
