@@ -229,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         _print(result)
     ok = (result["records_verified"] == result["records_submitted"] and result["tamper_detected"]
-          and result["non_consented_read_status"] == 403 and result["consented_read_status"] == 200)
+          and result["non_consented_read_status"] == 404 and result["consented_read_status"] == 200)
     return 0 if ok else 1
 
 
@@ -274,22 +274,58 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from bindaas.ml.evaluate import evaluate_dataset
+    from bindaas.ml.evaluate import evaluate_dataset, external_validation
 
     say = (lambda _m: None) if args.json else (lambda m: print(f"• {m}", file=sys.stderr, flush=True))
+    plots = Path(args.plots) if args.plots else None
+    models = tuple(args.models.split(",")) if args.models else None
+    if bool(args.dataset) == bool(args.train):
+        print("error: give --dataset NAME, or --train NAME --test NAME [--test NAME ...]", file=sys.stderr)
+        return 2
+    if args.train:
+        if not args.test:
+            print("error: --train needs at least one --test", file=sys.stderr)
+            return 2
+        result = external_validation(args.train, args.test, device=args.device, seed=args.seed,
+                                     resamples=args.resamples, plots=plots, progress=say,
+                                     **({"models": models} if models else {}))
+        if args.json:
+            print(json.dumps(result))
+            return 0
+        _print_external(result)
+        return 0
     result = evaluate_dataset(args.dataset, device=args.device, seed=args.seed, resamples=args.resamples,
-                              limit=args.limit, progress=say)
+                              limit=args.limit, progress=say, plots=plots, **({"models": models} if models else {}))
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"{args.dataset}: n = {result['n']}, prevalence = {result['prevalence']:.3f} "
           f"(test n = {result['test_n']})")
-    print(f"{'model':8} {'AUROC (95% CI)':22} {'acc':>6} {'bal.acc':>8} {'F1':>6} {'Brier':>6}  {'CV AUROC':>9}")
+    print(f"{'model':8} {'AUROC (95% CI)':22} {'acc':>6} {'bal.acc':>8} {'F1':>6} {'Brier':>6}  {'CV AUROC':>9}"
+          f"  {'cal.slope':>9} {'cal.int':>8} {'ECE':>6}")
     for kind, m in result["models"].items():
         lo, hi = m["ci95"]["auroc"]
+        c = m["calibration"]
         print(f"{kind:8} {m['auroc']:.3f} ({lo:.3f}-{hi:.3f})    {m['accuracy']:6.3f} {m['balanced_accuracy']:8.3f} "
-              f"{m['f1']:6.3f} {m['brier']:6.3f}  {m['cv']['auroc']:9.3f}")
+              f"{m['f1']:6.3f} {m['brier']:6.3f}  {m['cv']['auroc']:9.3f}  {c['slope']:9.3f} {c['intercept']:8.3f} "
+              f"{c['ece']:6.3f}")
     return 0
+
+
+def _print_external(result: dict[str, Any]) -> None:
+    print(f"trained on {result['train']} (n = {result['train_n']}, prevalence {result['train_prevalence']:.3f}); "
+          f"tested untouched, then recalibrated apart")
+    for site, found in result["tests"].items():
+        print(f"\n{site}: n = {found['n']}, prevalence {found['prevalence']:.3f}")
+        print(f"{'model':8} {'AUROC (95% CI)':22} {'cal.slope':>9} {'cal.int':>8} {'ECE':>6}   |  on the other "
+              f"{100 - round(100 * found['recalibration_slice_n'] / found['n'])}%: ECE untouched -> recalibrated")
+        for kind, m in found["models"].items():
+            u = m["untouched"]
+            lo, hi = u["ci95"]["auroc"]
+            rest = m["on_the_rest"]
+            print(f"{kind:8} {u['auroc']:.3f} ({lo:.3f}-{hi:.3f})    {u['calibration']['slope']:9.3f} "
+                  f"{u['calibration']['intercept']:8.3f} {u['calibration']['ece']:6.3f}   |  "
+                  f"{rest['untouched']['calibration']['ece']:.3f} -> {rest['recalibrated']['calibration']['ece']:.3f}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -417,8 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("evaluate", help="train and evaluate every model on a dataset")
-    p.add_argument("--dataset", required=True, choices=["framingham", "uci-heart", "uci-cleveland", "heart-failure"])
+    datasets = ["framingham", "uci-heart", "uci-cleveland", "uci-hungary", "uci-switzerland", "uci-va",
+                "heart-failure"]
+    p = sub.add_parser("evaluate", help="evaluate every model on a dataset (discrimination and calibration), or "
+                       "train on one and validate externally on others (--train/--test)")
+    p.add_argument("--dataset", choices=datasets)
+    p.add_argument("--train", choices=datasets, help="external validation: train on all of this dataset")
+    p.add_argument("--test", choices=datasets, action="append", help="... and test untouched on this one (repeat)")
+    p.add_argument("--models", help="comma-separated subset of dnn2f,dnn1f,kmeans,logreg,gbm")
+    p.add_argument("--plots", help="write ROC curves and reliability diagrams (PNG) into this folder")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")

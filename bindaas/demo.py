@@ -3,6 +3,7 @@ consent, see the access log, tamper, detect."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +96,38 @@ def consent_walkthrough(record_id: str, patient: BindaasClient, clinician: Binda
             "access_log_events": len(log), "access_log_verified": verified}
 
 
+def prediction_walkthrough(record_id: str, bundles: list[dict[str, Any]], authority: BindaasClient,
+                           clinician: BindaasClient, say: Callable[[str], None]) -> dict[str, Any]:
+    """Train a DNN-2F on the records just verified; the consented clinician gets one patient's risk in words; a
+    patient outside the model's population is refused with the reason."""
+    model = authority.request("POST", "/models/train", json={"task": "chd-10y", "kind": "dnn2f", "device": "cpu"},
+                              timeout=600)
+    population = model["config"]["population"]
+    say(f"trained DNN-2F {model['id'][:18]}… on {model['training_records']} verified records (AUROC "
+        f"{model['metrics']['auroc']:.2f} on its held-out 20%); registered on chain in block {model['block']}")
+    answer = clinician.request("POST", "/predict", json={"record_id": record_id})
+    top = ", ".join(f"{c['feature']} {c['value']:g} ({c['contribution']:+.3f})" for c in answer["top_contributions"][:3])
+    imputed = ", ".join(answer["imputed"]) or "nothing"
+    sentence = (f"10-year coronary heart disease risk {answer['probability']:.0%} (model threshold "
+                f"{answer['threshold']:.0%}); the model applies to {answer['applies_to']}; imputed: {imputed}; "
+                f"what moved it most: {top}")
+    say(f"consented clinician asked for the patient's risk: {sentence}")
+    child = json.loads(json.dumps(bundles[1]))
+    for entry in child["entry"]:
+        if entry["resource"]["resourceType"] == "Patient":
+            entry["resource"]["birthDate"] = "2012"  # 8 years old at the 2020 visit
+    try:
+        clinician.request("POST", "/predict", json={"bundle": child})
+        refusal = None
+    except ApiError as exc:
+        refusal = exc.problem["detail"]
+    say(f"a child's bundle was refused: {refusal}")
+    return {"model_id": model["id"], "model_population": population, "prediction_probability": answer["probability"],
+            "prediction_imputed": answer["imputed"], "prediction_top_contributions": answer["top_contributions"][:3],
+            "prediction_out_of_distribution": answer["out_of_distribution"], "prediction_sentence": sentence,
+            "refused_prediction_reason": refusal}
+
+
 def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = "framingham",
              data_dir: Path | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole path and return the figures the CLI prints."""
@@ -140,6 +173,7 @@ def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = 
         say(f"verified {verified}/{len(ids)} records against the chain")
 
         access = consent_walkthrough(ids[0], patient, clinician, other, say)
+        predicted = prediction_walkthrough(ids[0], bundles, client, clinician, say)
         for person in (patient, clinician, other):
             person.close()
 
@@ -161,7 +195,7 @@ def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = 
     return {
         "chain": chain_name, "chain_id": chain.chain_id, "registry": chain.deployment.registry,
         "records_submitted": len(ids), "records_anchored": anchored, "records_verified": verified,
-        "batches": len(batches), **access, "tamper_detected": tamper_detected, "tamper_failed_check": report["failed_check"],
+        "batches": len(batches), **access, **predicted, "tamper_detected": tamper_detected, "tamper_failed_check": report["failed_check"],
         "submit_records_per_s": round(len(ids) / submitted_s, 1),
         "submit_to_all_anchored_s": round(anchored_s, 2),
         "gas_per_batch": round(sum(gas) / len(gas)) if gas else None,

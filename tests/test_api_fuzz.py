@@ -36,7 +36,7 @@ OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records
               ("POST", "/identities"), ("GET", "/identities/{key_id}"), ("POST", "/identities/{key_id}/revoke"),
               ("GET", "/consents"), ("POST", "/consents"), ("GET", "/consents/nonce"),
               ("GET", "/patients/{patient_id}/access-log"), ("GET", "/audit/verify"), ("POST", "/identities/bulk"),
-              ("GET", "/records/{record_id}/receipt")]
+              ("GET", "/records/{record_id}/receipt"), ("POST", "/predict/chart")]
 
 
 def test_every_operation_is_fuzzed():
@@ -53,7 +53,7 @@ def test_every_operation_is_fuzzed():
 # must be the next one, a bundle that must be valid FHIR R4): a schema-valid example is refused with a 422 naming
 # the field, which is the right answer, so schemathesis's "schema-valid data is accepted" check does not apply.
 SEMANTIC = {("POST", "/records"), ("POST", "/records/bulk"), ("POST", "/auth/token"), ("POST", "/identities"),
-            ("POST", "/identities/bulk"), ("POST", "/consents"), ("POST", "/predict"), ("POST", "/predict/batch")}
+            ("POST", "/identities/bulk"), ("POST", "/consents"), ("POST", "/predict"), ("POST", "/predict/batch"), ("POST", "/predict/chart")}
 
 
 @pytest.mark.parametrize("method,path", OPERATIONS)

@@ -189,3 +189,9 @@ def test_an_answer_names_what_was_imputed_and_warns_out_of_distribution(service,
     assert "total_cholesterol" in body["out_of_distribution"]["features"]
     assert "Treat this risk with caution" in body["out_of_distribution"]["warning"]
     assert body["applies_to"].startswith("framingham patients, aged")
+
+
+def test_the_contribution_chart_of_one_prediction_is_a_png(service, trained):
+    response = service.client.http.post("/predict/chart", json={"bundle": trained["bundles"][3]})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert response.content[:8] == b"\x89PNG\r\n\x1a\n" and len(response.content) > 5000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bindaas.access.policy import authorize_record
@@ -84,6 +84,16 @@ def predict(request: PredictRequest, services: ServicesDep, caller: CallerDep) -
     record needs the patient's consent, and the prediction is on the patient's access log."""
     require_role(caller, *PREDICTORS, doing="request predictions")
     return _predict(request, services, caller, model_id=None)
+
+
+@router.post("/chart", response_class=Response,
+             responses={200: {"content": {"image/png": {}}, "description": "the top contributions as a bar chart"}})
+def predict_chart(request: PredictRequest, services: ServicesDep, caller: CallerDep) -> Response:
+    """The same prediction as `POST /predict`, drawn: its top contributions as a PNG bar chart."""
+    from bindaas.ml.plots import contributions_png
+
+    require_role(caller, *PREDICTORS, doing="request predictions")
+    return Response(contributions_png(_predict(request, services, caller, model_id=None)), media_type="image/png")
 
 
 @router.post("/batch")
