@@ -22,9 +22,10 @@ from bindaas.crypto.mldsa import PrivateKey
 from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.demo import Authority, deploy_authorities
 from bindaas.fhir.datasets import dataset_bundles
-from tests.helpers import HardhatNode
+from tests.helpers import AnvilNode, HardhatNode
 
-CHAINS = ["embedded", pytest.param("hardhat", marks=pytest.mark.hardhat)]
+CHAINS = ["embedded", pytest.param("hardhat", marks=pytest.mark.hardhat),
+          pytest.param("anvil", marks=pytest.mark.anvil)]
 
 
 @pytest.fixture(scope="session")
@@ -34,12 +35,20 @@ def hardhat_node() -> Iterator[HardhatNode]:
     node.stop()
 
 
+@pytest.fixture(scope="session")
+def anvil_node() -> Iterator[AnvilNode]:
+    node = AnvilNode()
+    yield node
+    node.stop()
+
+
 @pytest.fixture(params=CHAINS)
 def chain_url(request: pytest.FixtureRequest) -> str | None:
-    """None for the in-process EVM, else the JSON-RPC URL of the session's Hardhat node."""
+    """None for the in-process EVM (py-evm), else the JSON-RPC URL of the session's Hardhat (EDR) or anvil (revm)
+    node: every chain-facing test runs on all three EVMs."""
     if request.param == "embedded":
         return None
-    return request.getfixturevalue("hardhat_node").url
+    return request.getfixturevalue(f"{request.param}_node").url
 
 
 @dataclass

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bindaas.chain.hardhat import ROOT, HardhatNode, free_port  # noqa: F401  (re-exported for tests)
+from bindaas.chain.hardhat import ROOT, AnvilNode, HardhatNode, free_port  # noqa: F401  (re-exported for tests)
 
 SAMPLES = Path(os.environ.get("BINDAAS_FHIR_SAMPLES", ROOT.parent / "shared" / "fhir-samples"))
 

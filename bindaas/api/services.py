@@ -73,6 +73,7 @@ def chain_from_settings(settings: Settings) -> ChainClient:
 
 def build_services(settings: Settings, chain: ChainClient | None = None) -> Services:
     chain = chain or chain_from_settings(settings)
+    chain.confirmations = settings.confirmations
     engine = make_engine(settings.resolved_database_url())
     sessions = make_sessionmaker(engine)
     anchorer = Anchorer(chain=chain, sessions=sessions, settings=settings)

@@ -160,6 +160,7 @@ class ChainClient:
         self._watch_stop = threading.Event()
         self._public_keys: dict[str, bytes] = {}
         self.identity_epoch = 0  # bumped whenever the identity registry emits an event (enrol, revoke)
+        self.confirmations = 0  # blocks on top of an anchor before it is final (BINDAAS_CONFIRMATIONS)
 
     @property
     def embedded(self) -> bool:
@@ -365,20 +366,23 @@ class ChainClient:
             return {"threshold": f.threshold().call(), "active": f.activeCount().call(), "quorum": f.quorum().call()}
         return self._guard(read, "policy")
 
-    def anchor_of(self, root: bytes) -> AnchorInfo | None:
-        """The anchor of ``root``, or None when it was never anchored. An anchor never changes once made, so
-        found ones are cached (the newest 4096)."""
-        cached = self._anchors.get(root)
+    def anchor_of(self, root: bytes, *, fresh: bool = False) -> AnchorInfo | None:
+        """The anchor of ``root``, or None when it is not (or no longer) anchored. A final anchor (``confirmations``
+        blocks on top) never changes, so those are cached (the newest 4096); ``fresh`` reads the chain regardless."""
+        cached = None if fresh else self._anchors.get(root)
         if cached is not None:
             return cached
         block, timestamp, count, submitter = self._guard(
             lambda: self.anchor.functions.anchorOf(root).call(), "anchorOf")
         if block == 0:
+            self._anchors.pop(root, None)
             return None
-        if len(self._anchors) >= 4096:
-            self._anchors.pop(next(iter(self._anchors)))
-        self._anchors[root] = AnchorInfo("0x" + root.hex(), block, timestamp, count, submitter)
-        return self._anchors[root]
+        found = AnchorInfo("0x" + root.hex(), block, timestamp, count, submitter)
+        if self.confirmations == 0 or self.block_number() - block >= self.confirmations:
+            if len(self._anchors) >= 4096:
+                self._anchors.pop(next(iter(self._anchors)))
+            self._anchors[root] = found
+        return found
 
     def anchored_roots(self, *, submitter: str | None = None) -> list[str]:
         """Every root anchored since deployment (by ``submitter`` if given), from the BatchAnchored events."""

@@ -1,4 +1,5 @@
-"""A Hardhat node on a free loopback port, for tests, benchmarks and fault scripts (needs `npm ci`)."""
+"""Local chain nodes on a free loopback port, for tests, benchmarks and fault scripts (both from `npm ci`): Hardhat
+(EDR) and anvil (revm)."""
 
 from __future__ import annotations
 
@@ -20,22 +21,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+
+
 class HardhatNode:
-    """`npx hardhat node` on a free loopback port, for the length of the test session."""
+    """`npx hardhat node` (EDR) on a free loopback port, for the length of the test session."""
+
+    name = "hardhat"
 
     def __init__(self) -> None:
-        if shutil.which("npx") is None or not (ROOT / "node_modules" / "hardhat").exists():
-            raise RuntimeError("Hardhat is not installed: run `npm ci` in the repository root")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(ROOT / ".pytest_cache" / "hardhat-node.log", "w") if (ROOT / ".pytest_cache").exists() \
-            else subprocess.DEVNULL
-        self.proc = subprocess.Popen(["npx", "hardhat", "node", "--hostname", "127.0.0.1", "--port", str(self.port)],
-                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.log = open(ROOT / ".pytest_cache" / f"{self.name}-node.log", "w") \
+            if (ROOT / ".pytest_cache").exists() else subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.command(), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self._wait_until_answering()
+
+    def command(self) -> list[str]:
+        if shutil.which("npx") is None or not (ROOT / "node_modules" / "hardhat").exists():
+            raise RuntimeError("Hardhat is not installed: run `npm ci` in the repository root")
+        return ["npx", "hardhat", "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+
+    def _wait_until_answering(self) -> None:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hardhat node exited with {self.proc.returncode}")
+                raise RuntimeError(f"{self.name} node exited with {self.proc.returncode}")
             try:
                 requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
                               timeout=1).raise_for_status()
@@ -43,7 +55,7 @@ class HardhatNode:
             except requests.RequestException:
                 time.sleep(0.25)
         self.stop()
-        raise RuntimeError("hardhat node did not answer within 90 s")
+        raise RuntimeError(f"{self.name} node did not answer within 90 s")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -52,3 +64,16 @@ class HardhatNode:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
+
+
+class AnvilNode(HardhatNode):
+    """Foundry's anvil (revm), from the npm package @foundry-rs/anvil-linux-amd64: a third EVM, so we know we depend
+    on Ethereum JSON-RPC and not on one node's quirks. Same chain id and funded, unlocked accounts as Hardhat's."""
+
+    name = "anvil"
+
+    def command(self) -> list[str]:
+        if not ANVIL.exists():
+            raise RuntimeError("anvil is not installed: run `npm ci` in the repository root")
+        return [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", "31337", "--silent",
+                "--gas-limit", "60000000"]

@@ -59,6 +59,8 @@ class Anchorer:
         Returns rows anchored."""
         anchored = 0
         with self.sessions() as session:
+            if self.settings.confirmations:
+                self._follow_finality(session)
             for batch in repository.open_batches(session):
                 anchored += self._anchor(session, batch)
             for ledger in (RecordRow, AuditRow):
@@ -109,9 +111,28 @@ class Anchorer:
         if tx_hash is None:  # anchored by another process, or before a crash: the chain's event names the tx
             tx_hash = self.chain.anchor_tx(root, existing.block_number)
         repository.mark_anchored(session, batch_id=batch.id, tx_hash=tx_hash, block_number=existing.block_number,
-                                 block_time=existing.timestamp, gas_used=gas)
+                                 block_time=existing.timestamp, gas_used=gas, final=self.settings.confirmations == 0)
         log.info("anchored batch %s (%d records) in block %d", batch.root, batch.size, existing.block_number)
         return batch.size
+
+    def _follow_finality(self, session: Session) -> None:
+        """Watch anchored batches until ``confirmations`` blocks stand on them. An anchor a reorganisation dropped
+        goes back to be sent again (the contract refuses a root twice, so it cannot be anchored twice); one the
+        chain re-included elsewhere gets its new block and transaction."""
+        head = self.chain.block_number()
+        for batch in repository.unfinal_batches(session):
+            found = self.chain.anchor_of(bytes.fromhex(batch.root[2:]), fresh=True)
+            if found is None:
+                log.warning("batch %s: its anchor in block %s was dropped by a reorganisation; sending it again",
+                            batch.root, batch.block_number)
+                repository.mark_dropped(session, batch_id=batch.id)
+                continue
+            if found.block_number != batch.block_number:
+                tx_hash = self.chain.anchor_tx(bytes.fromhex(batch.root[2:]), found.block_number)
+                repository.mark_anchored(session, batch_id=batch.id, tx_hash=tx_hash, block_number=found.block_number,
+                                         block_time=found.timestamp, gas_used=batch.gas_used, final=False)
+            elif head - found.block_number >= self.settings.confirmations:
+                repository.mark_final(session, batch_id=batch.id)
 
     def drain(self, *, timeout_s: float = 60.0) -> None:
         """Anchor everything accepted so far, without waiting for the batch delay (for tests and the CLI)."""

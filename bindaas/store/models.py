@@ -65,6 +65,8 @@ class BatchRow(Base):
     block_time: Mapped[int | None] = mapped_column(BigInteger, default=None)
     gas_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
     anchored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Set once BINDAAS_CONFIRMATIONS blocks stand on the anchor; until then a reorganisation may drop it.
+    final_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class ModelRow(Base):

@@ -161,13 +161,37 @@ def mark_sealed(session: Session, *, batch_id: int) -> None:
 
 
 def mark_anchored(session: Session, *, batch_id: int, tx_hash: str | None, block_number: int, block_time: int,
-                  gas_used: int | None) -> None:
-    """Record the batch's anchor and move its records to ``anchored``, in one transaction."""
+                  gas_used: int | None, final: bool) -> None:
+    """Record the batch's anchor (final at once when no confirmations are asked for) and move its records to
+    ``anchored``, in one transaction."""
+    at = now()
     session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(
         status="anchored", tx_hash=tx_hash, block_number=block_number, block_time=block_time, gas_used=gas_used,
-        anchored_at=now()))
+        anchored_at=at, final_at=at if final else None))
     session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="anchored"))
     session.execute(update(AuditRow).where(AuditRow.batch_id == batch_id).values(status="anchored"))
+    session.commit()
+
+
+def unfinal_batches(session: Session, *, limit: int = 256) -> list[BatchRow]:
+    """Anchored batches not yet final: the ones a reorganisation could still drop."""
+    stmt = (select(BatchRow).where(BatchRow.status == "anchored", BatchRow.final_at.is_(None))
+            .order_by(BatchRow.id).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def mark_final(session: Session, *, batch_id: int) -> None:
+    session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(final_at=now()))
+    session.commit()
+
+
+def mark_dropped(session: Session, *, batch_id: int) -> None:
+    """A reorganisation dropped the batch's anchor: back to claimed (proofs kept, the root is the same), its rows
+    back to accepted, so the anchorer sends it again."""
+    session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(
+        status="claimed", tx_hash=None, block_number=None, block_time=None, anchored_at=None, final_at=None))
+    session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="accepted"))
+    session.execute(update(AuditRow).where(AuditRow.batch_id == batch_id).values(status="accepted"))
     session.commit()
 
 

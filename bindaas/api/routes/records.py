@@ -41,8 +41,8 @@ def anchor_view(row: RecordRow, batch: BatchRow | None) -> dict[str, Any] | None
     if batch is None or row.proof is None:
         return None
     return {"root": batch.root, "batch_size": batch.size, "status": batch.status, "tx_hash": batch.tx_hash,
-            "block": batch.block_number, "block_time": batch.block_time, "leaf_index": row.leaf_index,
-            "proof": row.proof}
+            "block": batch.block_number, "block_time": batch.block_time, "final": batch.final_at is not None,
+            "leaf_index": row.leaf_index, "proof": row.proof}
 
 
 def load_record(services: Services, caller: Caller, record_id: str, *, action: str,

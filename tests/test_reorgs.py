@@ -1,0 +1,73 @@
+"""A consortium chain can drop recent blocks. With BINDAAS_CONFIRMATIONS set, a batch is final only once that many
+blocks stand on its anchor; until then the anchorer watches it, and when a reorganisation drops the anchor it
+sends it again: nothing is lost, nothing is anchored twice, and the records end final and valid. Forced on a
+Hardhat node (evm_snapshot / evm_revert) and on anvil (evm_revert, and anvil_reorg)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from bindaas.api.app import create_app
+from bindaas.api.server import running_server
+from bindaas.api.services import build_services
+from bindaas.chain.client import BATCH_ANCHORED_TOPIC
+from bindaas.client import BindaasClient
+from bindaas.demo import deploy_authorities, signed_envelopes
+
+CONFIRMATIONS = 3
+
+
+def _rpc(url: str, method: str, *params):
+    answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+                           timeout=10).json()
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def _mine(url: str, blocks: int) -> None:
+    for _ in range(blocks):
+        _rpc(url, "evm_mine")
+
+
+@pytest.mark.parametrize("node_name,how", [pytest.param("hardhat", "revert", marks=pytest.mark.hardhat),
+                                           pytest.param("anvil", "revert", marks=pytest.mark.anvil),
+                                           pytest.param("anvil", "anvil_reorg", marks=pytest.mark.anvil)])
+def test_a_dropped_anchor_is_sent_again_and_the_records_end_final_and_valid(request, settings, framingham_bundles,
+                                                                             node_name, how, caplog):
+    url = request.getfixturevalue(f"{node_name}_node").url
+    settings = settings.model_copy(update={"confirmations": CONFIRMATIONS})
+    chain, authorities = deploy_authorities(url)
+    services = build_services(settings, chain)
+    envelopes = signed_envelopes(framingham_bundles[:3], chain, authorities)
+    with running_server(create_app(settings, services=services, run_anchorer=False)) as api, \
+            BindaasClient(api, key=authorities[0].key) as client:
+        ids = [client.submit(e)["id"] for e in envelopes]
+        snapshot = _rpc(url, "evm_snapshot")
+        services.anchorer.run_once(force=True)
+        first = client.status(ids[0])["anchor"]
+        assert client.status(ids[0])["status"] == "anchored" and first["final"] is False
+        assert client.verify(ids[0])["verdict"] == "not-final"
+
+        if how == "revert":
+            _rpc(url, "evm_revert", snapshot)
+        else:
+            _rpc(url, "anvil_reorg", 1, [])  # the anchor's block replaced by an empty one
+        assert chain.anchor_of(bytes.fromhex(first["root"][2:]), fresh=True) is None
+
+        with caplog.at_level("WARNING", logger="bindaas.ledger.anchorer"):
+            services.anchorer.run_once()  # sees the anchor gone, and sends it again
+        assert "dropped by a reorganisation; sending it again" in caplog.text
+        # (The same sender, nonce and calldata can make the very same transaction hash again: that is fine.)
+        assert chain.anchor_of(bytes.fromhex(first["root"][2:]), fresh=True) is not None
+        assert client.status(ids[0])["anchor"]["root"] == first["root"]
+        assert {client.status(rid)["status"] for rid in ids} == {"anchored"}
+
+        _mine(url, CONFIRMATIONS)
+        services.anchorer.run_once()
+        assert all(client.status(rid)["anchor"]["final"] for rid in ids)
+        assert all(client.verify(rid)["verdict"] == "valid" for rid in ids)
+        logs = _rpc(url, "eth_getLogs", {"address": chain.deployment.anchor, "fromBlock": "0x0", "toBlock": "latest",
+                                         "topics": [BATCH_ANCHORED_TOPIC, first["root"]]})
+        assert len(logs) == 1  # anchored once on the chain as it now stands
+    services.engine.dispose()
