@@ -190,8 +190,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("error: several workers need a shared chain (--rpc); the embedded chain lives in one process",
               file=sys.stderr)
         return 2
+    from bindaas.observability.logs import configure
+
+    configure(args.log_level)  # JSON lines, each with its request id (workers inherit it)
     uvicorn.run("bindaas.api.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level)
+                workers=args.workers, log_level=args.log_level, log_config=None)
     return 0
 
 

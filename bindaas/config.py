@@ -51,6 +51,9 @@ class Settings(BaseSettings):
                                          "each is an anchored audit event, so this bounds the gas unauthenticated "
                                          "callers can make the service spend.")
 
+    metrics_token: str | None = Field(None, description="Bearer token a Prometheus scraper sends to GET /metrics "
+                                      "(auditors and authorities may use their access tokens instead).")
+
     fhir_validation: Literal["schema", "models", "both"] = Field(
         "both", description="HL7's R4 JSON Schema (fast), fhir.resources R4B models, or both."
     )

@@ -13,11 +13,13 @@ from pydantic.json_schema import models_json_schema
 from bindaas import __version__
 from bindaas.api import limits, problems
 from bindaas.api.auth import authenticated
-from bindaas.api.routes import audit, authorities, consents, health, identities, models, predict, records, signin
+from bindaas.api.routes import (audit, authorities, consents, health, identities, metrics, models, predict, records,
+                                signin)
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.fhir.validate import warm_up
+from bindaas.observability import logs
 
 
 def create_app(settings: Settings | None = None, *, chain: ChainClient | None = None,
@@ -56,12 +58,14 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     problems.install(app)
     app.add_middleware(limits.request_limits(max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
                                              read_timeout_s=settings.request_read_timeout_s))
+    app.add_middleware(logs.request_ids)  # outermost: every answer, refusals by the limits too, carries its id
     # Every endpoint but health, sign-in and the OpenAPI pages needs a token; routes then check roles and consent.
     for router in (records.router, identities.router, consents.router, audit.router, authorities.router,
                    models.router, predict.router):
         app.include_router(router, dependencies=[Depends(authenticated)])
     app.include_router(signin.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     _document(app, records.RAW_BODY_MODELS)
     return app
 

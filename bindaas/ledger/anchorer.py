@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ from bindaas.config import Settings
 from bindaas.crypto.digest import audit_leaf, record_leaf
 from bindaas.crypto.merkle import merkle_root_and_proofs
 from bindaas.errors import ChainError, ChainUnavailable
+from bindaas.observability import metrics
 from bindaas.store import repository
 from bindaas.store.models import AuditRow, BatchRow, RecordRow
 
@@ -70,6 +72,7 @@ class Anchorer:
     def _seal(self, session: Session, ledger: repository.Ledger, *, force: bool) -> int:
         # Runs on every pass: decide from a count first, and load rows (keys only) just when sealing.
         count, oldest = repository.waiting(session, ledger=ledger)
+        metrics.queue_depth.labels(repository.BATCH_KIND[ledger]).set(count)
         if count == 0 or oldest is None:
             return 0
         waited = (repository.now() - as_utc(oldest)).total_seconds()
@@ -110,8 +113,13 @@ class Anchorer:
             tx_hash, gas = batch.tx_hash, None
         if tx_hash is None:  # anchored by another process, or before a crash: the chain's event names the tx
             tx_hash = self.chain.anchor_tx(root, existing.block_number)
+        final = self.settings.confirmations == 0
         repository.mark_anchored(session, batch_id=batch.id, tx_hash=tx_hash, block_number=existing.block_number,
-                                 block_time=existing.timestamp, gas_used=gas, final=self.settings.confirmations == 0)
+                                 block_time=existing.timestamp, gas_used=gas, final=final)
+        metrics.anchor_batches.labels(batch.kind).inc()
+        if gas:
+            metrics.anchor_gas.labels(batch.kind).inc(gas)
+        self._observe_latency(session, batch, metrics.submit_to_anchored, also=metrics.submit_to_final if final else None)
         log.info("anchored batch %s (%d records) in block %d", batch.root, batch.size, existing.block_number)
         return batch.size
 
@@ -123,6 +131,7 @@ class Anchorer:
         for batch in repository.unfinal_batches(session):
             found = self.chain.anchor_of(bytes.fromhex(batch.root[2:]), fresh=True)
             if found is None:
+                metrics.anchor_dropped.inc()
                 log.warning("batch %s: its anchor in block %s was dropped by a reorganisation; sending it again",
                             batch.root, batch.block_number)
                 repository.mark_dropped(session, batch_id=batch.id)
@@ -133,6 +142,19 @@ class Anchorer:
                                          block_time=found.timestamp, gas_used=batch.gas_used, final=False)
             elif head - found.block_number >= self.settings.confirmations:
                 repository.mark_final(session, batch_id=batch.id)
+                self._observe_latency(session, batch, metrics.submit_to_final)
+
+    @staticmethod
+    def _observe_latency(session: Session, batch: BatchRow, histogram: Any, also: Any = None) -> None:
+        """Submit-to-now latency of every record in ``batch`` (audit batches are not submissions)."""
+        if batch.kind != "records":
+            return
+        now = repository.now()
+        for accepted_at in repository.batch_acceptance_times(session, batch_id=batch.id):
+            seconds = (now - as_utc(accepted_at)).total_seconds()
+            for target in (histogram, also):
+                if target is not None:
+                    target.observe(seconds)
 
     def drain(self, *, timeout_s: float = 60.0) -> None:
         """Anchor everything accepted so far, without waiting for the batch delay (for tests and the CLI)."""
@@ -176,8 +198,11 @@ class Anchorer:
                 self._wake.wait(poll if self._due_in is None else min(poll, self._due_in))
             except (ChainUnavailable, ChainError) as exc:
                 self.last_error = str(exc)
+                metrics.chain_errors.labels(type(exc).__name__).inc()
                 log.warning("anchoring paused: %s", exc)
+                paused = time.perf_counter()
                 self._stop.wait(self.settings.anchor_retry_s)
+                metrics.chain_outage.inc(time.perf_counter() - paused)
             except Exception as exc:  # never let the thread die: accepted records must still get anchored
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("anchorer failed; retrying")

@@ -173,6 +173,10 @@ def mark_anchored(session: Session, *, batch_id: int, tx_hash: str | None, block
     session.commit()
 
 
+def batch_acceptance_times(session: Session, *, batch_id: int) -> list[datetime]:
+    return list(session.scalars(select(RecordRow.accepted_at).where(RecordRow.batch_id == batch_id)))
+
+
 def unfinal_batches(session: Session, *, limit: int = 256) -> list[BatchRow]:
     """Anchored batches not yet final: the ones a reorganisation could still drop."""
     stmt = (select(BatchRow).where(BatchRow.status == "anchored", BatchRow.final_at.is_(None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -16,6 +17,7 @@ from bindaas.api.services import Services
 from bindaas.errors import BindaasError
 from bindaas.fhir.validate import validate_bundle
 from bindaas.ledger.payload import open_payload
+from bindaas.observability import metrics
 from bindaas.store import repository
 
 router = APIRouter(prefix="/predict", tags=["predict"])
@@ -66,12 +68,15 @@ def _predict(request: PredictRequest, services: Services, caller: Caller, *, mod
              field: str = "", opened: dict[str, dict[str, Any]] | None = None) -> dict:
     from bindaas.ml.serving import choose_model, predict_bundle
 
+    started = time.perf_counter()
     with services.sessions() as session:
         rows = repository.list_models(session)
     model = choose_model(rows, services.models, model_id=request.model_id or model_id)
     try:
-        return predict_bundle(model, _bundle(request, services, caller, {} if opened is None else opened),
-                              as_of=request.as_of)
+        answer = predict_bundle(model, _bundle(request, services, caller, {} if opened is None else opened),
+                                as_of=request.as_of)
+        metrics.prediction_seconds.observe(time.perf_counter() - started)
+        return answer
     except BindaasError as exc:
         if field and exc.field:  # name the batch item at fault
             exc.field = f"{field}{exc.field}"

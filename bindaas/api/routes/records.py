@@ -24,6 +24,7 @@ from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import open_payload, wrapped_for
 from bindaas.ledger.receipt import build_receipt
 from bindaas.ledger.verify import verify_stored
+from bindaas.observability import metrics
 from bindaas.store import repository
 from bindaas.store.models import BatchRow, RecordRow
 
@@ -99,11 +100,19 @@ async def submit_record(request: Request, services: ServicesDep, caller: CallerD
 
 
 def _submit(body: bytes, services: Services, caller: Caller) -> Response:
-    envelope = _parse(Envelope, body)
-    _check_submitter(caller, envelope)
-    accepted = accept_envelope(envelope, chain=services.chain, access=services.access, sessions=services.sessions,
-                               settings=services.settings, service_public_key=services.service_key.public_key,
-                               writer=services.writer)
+    try:
+        envelope = _parse(Envelope, body)
+        _check_submitter(caller, envelope)
+        accepted = accept_envelope(envelope, chain=services.chain, access=services.access,
+                                   sessions=services.sessions, settings=services.settings,
+                                   service_public_key=services.service_key.public_key, writer=services.writer)
+    except BindaasError as exc:
+        metrics.records_refused.labels(exc.slug).inc()
+        raise
+    except RequestValidationError:
+        metrics.records_refused.labels("invalid-input").inc()
+        raise
+    metrics.records_accepted.inc()
     services.anchorer.notify()
     answer = {**record_summary(accepted.record), "created": accepted.created}
     return Response(orjson.dumps(answer), status_code=status.HTTP_202_ACCEPTED, media_type="application/json")
@@ -136,7 +145,12 @@ def _submit_many(body: bytes, services: Services, caller: Caller) -> Response:
                                                     "detail": result.detail, "field": field}})
         else:
             out.append({"index": index, **record_summary(result.record), "created": result.created})
-    answer = {"accepted": sum(1 for r in results if not isinstance(r, BindaasError)), "results": out}
+    accepted = sum(1 for r in results if not isinstance(r, BindaasError))
+    metrics.records_accepted.inc(accepted)
+    for result in results:
+        if isinstance(result, BindaasError):
+            metrics.records_refused.labels(result.slug).inc()
+    answer = {"accepted": accepted, "results": out}
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
@@ -206,5 +220,7 @@ def verify(record_id: RecordId, services: ServicesDep, caller: CallerDep) -> dic
     """Recompute the digest (decrypting in memory only), Merkle proof, on-chain anchor, signatures, signers and
     policy; give the verdict. Auditors get the report, never the content."""
     row, batch = load_record(services, caller, record_id, action="read", content=False)
-    return verify_stored(row, batch, services.chain, services.access, services.service_key,
-                         confirmations=services.settings.confirmations).to_json()
+    report = verify_stored(row, batch, services.chain, services.access, services.service_key,
+                           confirmations=services.settings.confirmations)
+    metrics.verifications.labels(report.verdict).inc()
+    return report.to_json()

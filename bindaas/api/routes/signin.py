@@ -11,6 +11,7 @@ from bindaas.access.signin import issue_challenge, sign_in
 from bindaas.api.deps import ServicesDep
 from bindaas.crypto.mldsa import AUTH_CONTEXT, b64, unb64
 from bindaas.errors import InvalidKey, RateLimited, Unauthorized
+from bindaas.observability import metrics
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 KEY_ID = r"^0x[0-9a-fA-F]{64}$"
@@ -43,6 +44,7 @@ def challenge(request: ChallengeRequest, http: Request, services: ServicesDep) -
     exact bytes) with ML-DSA-65 under the context ``bindaas/auth/v1``. Rate-limited per key id and address."""
     wait = services.signin_limits.challenge(key_id=request.key_id.lower(), address=_address(http))
     if wait:
+        metrics.rate_limited.labels("/auth/challenge").inc()
         raise RateLimited(f"too many sign-in challenges; try again in {int(wait)} s", retry_after=wait,
                           field="key_id")
     with services.sessions() as session:
@@ -62,6 +64,7 @@ def token(request: TokenRequest, http: Request, services: ServicesDep) -> dict[s
     limits = services.signin_limits
     wait = limits.failure_blocked(key_id=key_id, address=address)
     if wait:
+        metrics.rate_limited.labels("/auth/token").inc()
         raise RateLimited(f"too many failed sign-ins; try again in {int(wait)} s", retry_after=wait, field="key_id")
     try:
         with services.sessions() as session:
@@ -69,6 +72,7 @@ def token(request: TokenRequest, http: Request, services: ServicesDep) -> dict[s
                                            signature=unb64(request.signature, field="signature"),
                                            chain=services.chain, access=services.access, tokens=services.tokens)
     except (Unauthorized, InvalidKey) as exc:
+        metrics.signin_failures.inc()
         unaudited = limits.failed(key_id=key_id, address=address)
         if unaudited is not None:  # past the total limit a failure is counted, and told with the next one audited
             more = f" ({unaudited} more failed sign-ins before this one were not logged one by one)" if unaudited else ""

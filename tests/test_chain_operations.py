@@ -1,4 +1,4 @@
-"""A consortium chain can drop recent blocks. With BINDAAS_CONFIRMATIONS set, a batch is final only once that many
+"""Real chain behaviour and operations. A consortium chain can drop recent blocks. With BINDAAS_CONFIRMATIONS set, a batch is final only once that many
 blocks stand on its anchor; until then the anchorer watches it, and when a reorganisation drops the anchor it
 sends it again: nothing is lost, nothing is anchored twice, and the records end final and valid. Forced on a
 Hardhat node (evm_snapshot / evm_revert) and on anvil (evm_revert, and anvil_reorg)."""
@@ -71,3 +71,48 @@ def test_a_dropped_anchor_is_sent_again_and_the_records_end_final_and_valid(requ
                                          "topics": [BATCH_ANCHORED_TOPIC, first["root"]]})
         assert len(logs) == 1  # anchored once on the chain as it now stands
     services.engine.dispose()
+
+
+def test_metrics_are_prometheus_text_for_operators_only_and_requests_carry_an_id(service, framingham_bundles):
+    import httpx
+
+    envelope = signed_envelopes(framingham_bundles[:1], service.chain, service.authorities)[0]
+    service.client.wait_anchored([service.client.submit(envelope)["id"]], timeout_s=30)
+    assert httpx.get(f"{service.url}/metrics").status_code == 401
+    clinician = service.enroll("clinician")
+    assert clinician.client.http.get("/metrics").status_code == 403
+    auditor = service.enroll("auditor")
+    scrape = auditor.client.http.get("/metrics")
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = scrape.text
+    for name in ("bindaas_records_accepted_total", "bindaas_anchor_batches_total", "bindaas_anchor_gas_total",
+                 "bindaas_submit_to_anchored_seconds_bucket", "bindaas_submit_to_final_seconds_count",
+                 "bindaas_anchor_queue_depth", "bindaas_signin_failures_total", "bindaas_chain_outage_seconds_total"):
+        assert name in text, name
+    given = httpx.get(f"{service.url}/health", headers={"x-request-id": "trace-42"})
+    assert given.headers["x-request-id"] == "trace-42"
+    assert len(httpx.get(f"{service.url}/health").headers["x-request-id"]) == 32
+
+
+def test_each_request_is_one_json_log_line_carrying_its_request_id(service):
+    import io
+    import json
+    import logging
+
+    import httpx
+
+    from bindaas.observability.logs import JsonLines
+
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(JsonLines())
+    access = logging.getLogger("bindaas.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        httpx.get(f"{service.url}/records/0x{'ab' * 32}", headers={"x-request-id": "follow-me"})
+    finally:
+        access.removeHandler(handler)
+    [line] = [json.loads(text) for text in sink.getvalue().splitlines()]
+    assert (line["request_id"], line["status"], line["method"]) == ("follow-me", 401, "GET")
+    assert line["path"].startswith("/records/") and line["ms"] >= 0
