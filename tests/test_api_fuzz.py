@@ -36,7 +36,11 @@ OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records
               ("POST", "/identities"), ("GET", "/identities/{key_id}"), ("POST", "/identities/{key_id}/revoke"),
               ("GET", "/consents"), ("POST", "/consents"), ("GET", "/consents/nonce"),
               ("GET", "/patients/{patient_id}/access-log"), ("GET", "/audit/verify"), ("POST", "/identities/bulk"),
-              ("GET", "/records/{record_id}/receipt"), ("POST", "/predict/chart")]
+              ("GET", "/records/{record_id}/receipt"), ("POST", "/predict/chart"), ("GET", "/metrics"),
+              ("GET", "/cds-services"), ("POST", "/cds-services/{service_id}"), ("GET", "/fhir/metadata"),
+              ("GET", "/fhir/{resource_type}"), ("GET", "/fhir/{resource_type}/{resource_id}"),
+              ("GET", "/fhir/Patient/{patient}/$export"), ("GET", "/fhir/bulk-status/{job}"),
+              ("DELETE", "/fhir/bulk-status/{job}"), ("GET", "/fhir/bulk-files/{job}/{name}")]
 
 
 def test_every_operation_is_fuzzed():
@@ -53,7 +57,8 @@ def test_every_operation_is_fuzzed():
 # must be the next one, a bundle that must be valid FHIR R4): a schema-valid example is refused with a 422 naming
 # the field, which is the right answer, so schemathesis's "schema-valid data is accepted" check does not apply.
 SEMANTIC = {("POST", "/records"), ("POST", "/records/bulk"), ("POST", "/auth/token"), ("POST", "/identities"),
-            ("POST", "/identities/bulk"), ("POST", "/consents"), ("POST", "/predict"), ("POST", "/predict/batch"), ("POST", "/predict/chart")}
+            ("POST", "/identities/bulk"), ("POST", "/consents"), ("POST", "/predict"), ("POST", "/predict/batch"), ("POST", "/predict/chart"),
+            ("POST", "/cds-services/{service_id}")}
 
 
 @pytest.mark.parametrize("method,path", OPERATIONS)
@@ -73,24 +78,32 @@ def test_no_server_errors_and_every_error_is_a_problem(live_api, method, path):
         if response.status_code >= 400:
             content_type = response.headers.get("content-type", [""])
             content_type = content_type[0] if isinstance(content_type, list) else content_type
-            assert content_type.startswith("application/problem+json"), response.text[:300]
             body = response.json()
-            assert {"type", "title", "status", "detail"} <= set(body)
-            assert body["status"] == response.status_code
+            if path.startswith("/fhir/"):
+                assert content_type.startswith("application/fhir+json"), response.text[:300]
+                assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["diagnostics"]
+            else:
+                assert content_type.startswith("application/problem+json"), response.text[:300]
+                assert {"type", "title", "status", "detail"} <= set(body)
+                assert body["status"] == response.status_code
 
     fuzz()
 
 
-PUBLIC = {("GET", "/health"), ("POST", "/auth/challenge"), ("POST", "/auth/token")}
+PUBLIC = {("GET", "/health"), ("POST", "/auth/challenge"), ("POST", "/auth/token"), ("GET", "/cds-services"),
+          ("GET", "/fhir/metadata")}
 
 
 @pytest.mark.parametrize("method,path", [op for op in OPERATIONS if op not in PUBLIC])
 def test_every_other_operation_refuses_callers_without_a_token(live_api, method, path):
     url, _ = live_api
     concrete = path.replace("{record_id}", "0x" + "ab" * 32).replace("{model_id}", "0x" + "ab" * 32) \
-        .replace("{key_id}", "0x" + "ab" * 32).replace("{patient_id}", "0x" + "ab" * 32)
+        .replace("{key_id}", "0x" + "ab" * 32).replace("{patient_id}", "0x" + "ab" * 32) \
+        .replace("{service_id}", "bindaas-chd-risk").replace("{resource_type}", "Observation") \
+        .replace("{resource_id}", "x").replace("{patient}", "x").replace("{job}", "0" * 32).replace("{name}", "a.ndjson")
     for headers in ({}, {"authorization": "Bearer v1.forged.token"}):
         response = httpx.request(method, url + concrete, json={}, headers=headers, timeout=30)
         assert response.status_code == 401, (method, path, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["content-type"].startswith(
+            "application/fhir+json" if path.startswith("/fhir/") else "application/problem+json")
         assert response.headers["www-authenticate"].startswith("Bearer")

@@ -13,8 +13,8 @@ from pydantic.json_schema import models_json_schema
 from bindaas import __version__
 from bindaas.api import limits, problems
 from bindaas.api.auth import authenticated
-from bindaas.api.routes import (audit, authorities, consents, health, identities, metrics, models, predict, records,
-                                signin)
+from bindaas.api.routes import (audit, authorities, bulk, cds, consents, fhir, health, identities, metrics, models,
+                                predict, records, signin)
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
@@ -59,13 +59,16 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     app.add_middleware(limits.request_limits(max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
                                              read_timeout_s=settings.request_read_timeout_s))
     app.add_middleware(logs.request_ids)  # outermost: every answer, refusals by the limits too, carries its id
+    # Public, and matched before /fhir/{resource_type}: what this FHIR server does (its CapabilityStatement).
+    app.get("/fhir/metadata", tags=["fhir"], **fhir.FHIR_OK)(fhir.capability_statement)
     # Every endpoint but health, sign-in and the OpenAPI pages needs a token; routes then check roles and consent.
     for router in (records.router, identities.router, consents.router, audit.router, authorities.router,
-                   models.router, predict.router):
+                   models.router, predict.router, cds.call_router, bulk.router, fhir.router):
         app.include_router(router, dependencies=[Depends(authenticated)])
     app.include_router(signin.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(cds.discovery_router)  # CDS Hooks discovery is public
     _document(app, records.RAW_BODY_MODELS)
     return app
 
@@ -100,12 +103,16 @@ def _document(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
             schemas["Problem"] = _PROBLEM_SCHEMA
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)
-            for path_item in schema.get("paths", {}).values():
+            schemas["OperationOutcome"] = {"type": "object", "required": ["resourceType", "issue"]}
+            for path, path_item in schema.get("paths", {}).items():
+                # FHIR routes answer errors as OperationOutcomes (application/fhir+json), the rest as RFC 9457.
+                content = ({"application/fhir+json": {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}
+                           if path.startswith("/fhir/") else
+                           {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}})
                 for operation in path_item.values():
                     responses = operation.setdefault("responses", {})
                     for code, description in _PROBLEMS.items():
-                        responses[code] = {"description": description, "content": {
-                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+                        responses[code] = {"description": description, "content": content}
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -26,6 +26,20 @@ def problem(status: int, slug: str, title: str, detail: str, *, instance: str | 
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
+                422: "invalid", 429: "throttled"}
+
+
+def operation_outcome(status: int, detail: str, *, field: str | None = None) -> JSONResponse:
+    """The FHIR routes' error body: an OperationOutcome naming the parameter or field at fault."""
+    issue: dict[str, Any] = {"severity": "error", "code": _ISSUE_CODES.get(status, "exception"), "diagnostics": detail}
+    if field:
+        issue["expression"] = [field]
+    headers = {"WWW-Authenticate": 'Bearer realm="bindaas"'} if status == 401 else None
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status,
+                        media_type="application/fhir+json", headers=headers)
+
+
 def _loc_to_field(loc: tuple | list) -> str:
     parts = [p for p in loc if p != "body"]
     out = ""
@@ -39,6 +53,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BindaasError)
     async def _domain(request: Request, exc: BindaasError) -> JSONResponse:
+        if request.url.path.startswith("/fhir/"):
+            return operation_outcome(exc.status, exc.detail, field=exc.field)
         response = problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, field=exc.field,
                            **exc.extensions)
         if exc.status == 401:  # RFC 6750: say which scheme to use
@@ -51,6 +67,8 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _loc_to_field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        if request.url.path.startswith("/fhir/"):
+            return operation_outcome(422, f"{first['field']}: {first['message']}", field=first["field"])
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             return problem(400, "malformed-json", "Malformed JSON", f"request body is not valid JSON: "
                            f"{first['message']}", instance=request.url.path, field="body")

@@ -120,3 +120,12 @@ def validate_bundle(bundle: Any, *, mode: Mode = "both", max_entries: int = 5_00
         if found:
             field, message = found
             raise InvalidFhir(f"{field}: {message}", field=field)
+
+
+def resource_problem(resource: dict[str, Any]) -> str | None:
+    """The first way ``resource`` breaks HL7's R4 JSON Schema for its type ('path: message'), or None."""
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str) or rtype not in _schema()["definitions"]:
+        return f"resourceType: unknown FHIR R4 resource type {rtype!r}"
+    found = _first_error(_validator(rtype), resource, rtype)
+    return f"{found[0]}: {found[1]}" if found else None

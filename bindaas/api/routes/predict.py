@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bindaas.access.policy import authorize_record
@@ -84,11 +84,27 @@ def _predict(request: PredictRequest, services: Services, caller: Caller, *, mod
 
 
 @router.post("")
-def predict(request: PredictRequest, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    """Risk probability, label at the model's threshold, features used and missing, top contributions. A stored
-    record needs the patient's consent, and the prediction is on the patient's access log."""
+def predict(request: PredictRequest, services: ServicesDep, caller: CallerDep,
+            format: Literal["json", "fhir"] = Query("json", description="fhir: a Bundle of a RiskAssessment and its "
+                                                    "Provenance")) -> dict[str, Any]:
+    """Risk probability, label at the model's threshold, features used, missing and imputed, top contributions,
+    the population the model applies to. A stored record needs the patient's consent, and the prediction is on
+    the patient's access log. ``format=fhir``: the same as a FHIR RiskAssessment and its Provenance."""
     require_role(caller, *PREDICTORS, doing="request predictions")
-    return _predict(request, services, caller, model_id=None)
+    opened: dict[str, dict[str, Any]] = {}
+    answer = _predict(request, services, caller, model_id=None, opened=opened)
+    if format == "json":
+        return answer
+    from bindaas.api.fhir_source import subject_id
+    from bindaas.api.risk_answers import as_fhir
+
+    with services.sessions() as session:
+        row = repository.get_model(session, model_id=answer["model_id"])
+    bundle = request.bundle if request.bundle is not None else opened[request.record_id.lower()]
+    patient = next((subject_id(e["resource"]) for e in bundle.get("entry", [])
+                    if isinstance(e, dict) and e.get("resource", {}).get("resourceType") == "Patient"), None)
+    return as_fhir(answer, row, subject=f"Patient/{patient}" if patient else "Patient/unknown",
+                   records=[request.record_id.lower()] if request.record_id else None)
 
 
 @router.post("/chart", response_class=Response,
