@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, then runs
 #   1. the Hardhat contract tests and the JavaScript verifier's unit tests,
+#      (Debian's chromium and postgresql are installed first when missing: the browser tests and part 3 need them)
 #   2. pytest on SQLite against the embedded chain and a Hardhat node,
 #   3. the store and API tests again on a real PostgreSQL server started on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+apt_install() {  # Debian packages the tests need, when missing (CI runs as root on a fresh machine)
+  if [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >/dev/null
+  else
+    echo "$* not installed and this is not root: install the Debian package(s) $*" >&2
+    exit 1
+  fi
+}
+command -v chromium >/dev/null 2>&1 || apt_install chromium  # the web app's end-to-end tests (Playwright drives it)
 
 python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
@@ -14,14 +25,7 @@ node --test js/verifier/test/
 .venv/bin/python -m pytest
 
 # PostgreSQL: the Debian package, a cluster of our own on a free loopback port, removed afterwards.
-if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "PostgreSQL is not installed and this is not root: install the 'postgresql' package to run part 3" >&2
-    exit 1
-  fi
-fi
+command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
 PG_VERSION=$(ls /usr/lib/postgresql | sort -n | tail -1)
 PG_PORT=$(.venv/bin/python -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 PG_CLUSTER="bindaas$$"

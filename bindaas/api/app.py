@@ -20,6 +20,7 @@ from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.fhir.validate import warm_up
 from bindaas.observability import logs
+from bindaas.web import routes as web_routes
 
 
 def create_app(settings: Settings | None = None, *, chain: ChainClient | None = None,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(cds.discovery_router)  # CDS Hooks discovery is public
+    app.include_router(web_routes.router)  # the web app: static files; every call it makes is authenticated
     _document(app, records.RAW_BODY_MODELS)
     return app
 

@@ -80,10 +80,14 @@ def _copy(row: RecordRow) -> RecordRow:
     return RecordRow(**{c.key: getattr(row, c.key) for c in RecordRow.__mapper__.column_attrs if c.key != "seq"})
 
 
-def list_records(session: Session, *, limit: int, offset: int = 0, patient: str | None = None) -> list[RecordRow]:
+def list_records(session: Session, *, limit: int, offset: int = 0, patient: str | None = None,
+                 patients: list[str] | None = None) -> list[RecordRow]:
+    """Records oldest first; of ``patient`` (or of any of ``patients``, when that list is given) only."""
     stmt = select(RecordRow).order_by(RecordRow.seq).offset(offset).limit(limit)
     if patient is not None:
         stmt = stmt.where(RecordRow.patient_id == patient)
+    if patients is not None:
+        stmt = stmt.where(RecordRow.patient_id.in_(patients))
     return list(session.scalars(stmt))
 
 

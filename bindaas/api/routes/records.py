@@ -158,11 +158,17 @@ def _submit_many(body: bytes, services: Services, caller: Caller) -> Response:
 def list_records(services: ServicesDep, caller: CallerDep, limit: int = Query(100, ge=1, le=1000),
                  offset: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
     """List stored records (ids and status, no content), oldest first: all of them for auditors and authorities,
-    a patient's own for a patient."""
-    require_role(caller, "auditor", "authority", "patient", doing="list records")
-    patient = caller.key_id if caller.role == "patient" else None
+    a patient's own for a patient, and for a clinician those of the patients whose consent to them is in force."""
+    require_role(caller, "auditor", "authority", "patient", "clinician", doing="list records")
+    patients = None
+    if caller.role == "patient":
+        patients = [caller.key_id]
+    elif caller.role == "clinician":
+        from bindaas.api.fhir_source import readable_patients
+
+        patients = readable_patients(caller, services)
     with services.sessions() as session:
-        rows = repository.list_records(session, limit=limit, offset=offset, patient=patient)
+        rows = repository.list_records(session, limit=limit, offset=offset, patients=patients)
     return {"records": [record_summary(row) for row in rows], "limit": limit, "offset": offset}
 
 
