@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone: installs what the tests need, then runs
 #   1. the Hardhat contract tests and the JavaScript verifier's unit tests,
 #      (Debian's chromium and postgresql are installed first when missing: the browser tests and part 3 need them)
-#   2. pytest on SQLite against the embedded chain and a Hardhat node,
+#   2. pytest on SQLite against the embedded chain (py-evm), a Hardhat node (EDR) and anvil (revm), the browser
+#      tests in Chromium included,
 #   3. the store and API tests again on a real PostgreSQL server started on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
