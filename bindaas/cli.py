@@ -340,7 +340,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bindaas.bench import run_bench
+    from bindaas.bench.run import run_bench
 
     say = (lambda _m: None) if args.json else (lambda m: print(f"• {m}", file=sys.stderr, flush=True))
     result = run_bench(records=args.records, duration_s=args.duration, workers=args.workers,

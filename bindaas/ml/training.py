@@ -8,11 +8,16 @@ import logging
 import pickle
 from collections import Counter
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+from sqlalchemy.orm import Session, sessionmaker
 
-from bindaas.api.services import Services
+from bindaas.chain.access import AccessChain
+from bindaas.chain.client import ChainClient
+from bindaas.config import Settings
+from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.errors import ChainError, InvalidInput, RecordDamaged
 from bindaas.fhir.datasets import source_of
 from bindaas.fhir.features import SPECS, FeatureSpec, extract, label
@@ -29,6 +34,18 @@ from bindaas.store.models import ModelRow
 log = logging.getLogger(__name__)
 
 
+class TrainingStore(Protocol):
+    """What training needs, and no more: the store's sessions, the chain and identity readers that verification
+    uses, the service's ML-KEM key that opens the records, and the settings (data dir, confirmations). The API's
+    ``Services`` has these; training does not depend on the API."""
+
+    sessions: sessionmaker[Session]
+    chain: ChainClient
+    access: AccessChain
+    service_key: KemPrivateKey
+    settings: Settings
+
+
 @dataclass
 class TrainingSet:
     X: np.ndarray
@@ -41,7 +58,7 @@ class TrainingSet:
         return " + ".join(sorted(self.sources)) or "stored records"
 
 
-def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
+def verified_training_set(services: TrainingStore, spec: FeatureSpec) -> TrainingSet:
     """Features and labels of every stored record that verifies and carries the task's label."""
     rows, labels, ids = [], [], []
     excluded: Counter[str] = Counter()
@@ -78,7 +95,7 @@ def verified_training_set(services: Services, spec: FeatureSpec) -> TrainingSet:
     return TrainingSet(X, np.array(labels, dtype=int), ids, dict(excluded), dict(sources))
 
 
-def train_from_store(services: Services, *, task: str, kind: str, device: str = "auto",
+def train_from_store(services: TrainingStore, *, task: str, kind: str, device: str = "auto",
                      seed: int = 0) -> tuple[ModelRow, bool]:
     """Train ``kind`` for ``task`` on the verified records, save the artifact, register it on chain; returns the
     model and whether it is new (training the same configuration on the same records again yields the same one)."""

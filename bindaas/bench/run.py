@@ -1,0 +1,74 @@
+"""`bindaas bench`: every measurement, in one run on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from bindaas.bench.clinical import clinical_interop
+from bindaas.bench.finality import interval_mining
+from bindaas.bench.ingest import baseline_per_tx, communication, computation, embedded_ingest, gas_per_record, ingest
+from bindaas.bench.verification import independent_verification, verification
+from bindaas.chain.hardhat import ROOT, HardhatNode
+from bindaas.demo import deploy_authorities, signed_envelope, signed_envelopes
+from bindaas.fhir.datasets import dataset_bundles
+
+
+def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2, concurrency: int = 32,
+              predict: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every measurement, in one run on this machine."""
+    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))
+    result["computation"] = computation(bundles[0])
+    say("computation costs measured")
+    node = HardhatNode()
+    try:
+        chain, authorities = deploy_authorities(node.url)
+        say(f"signing {records} + {records} envelopes before the timed phase")
+        cycled = [bundles[i % len(bundles)] for i in range(records)]
+        bodies = [e.model_dump_json().encode() for e in signed_envelopes(cycled, chain, authorities)]
+        bulk_envelopes = [e.model_dump_json() for e in signed_envelopes(cycled, chain, authorities)]
+        bulk_bodies = [("{\"envelopes\":[" + ",".join(bulk_envelopes[i:i + 100]) + "]}").encode()
+                       for i in range(0, len(bulk_envelopes), 100)]
+        synthea = None
+        samples = sorted((ROOT.parent / "shared" / "fhir-samples").glob("*.json"))
+        if samples:
+            synthea = signed_envelope(json.loads(samples[0].read_text()), chain, authorities).model_dump_json()
+        result["communication"] = communication([b.decode() for b in bodies[:200]], synthea)
+        data_dir = Path(tempfile.mkdtemp(prefix="bindaas-bench-"))
+        say("ingest over HTTP against the Hardhat node")
+        result["hardhat"] = ingest(node.url, bodies, bulk_bodies, workers=workers, concurrency=concurrency,
+                                   duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment,
+                                   submitter=authorities[0].key)
+        result.update(verification(data_dir, chain))
+        result.update(independent_verification(data_dir, chain, node.url))
+        say("baseline: one transaction per record")
+        result["baseline_per_tx_records_per_s"] = baseline_per_tx(chain, 200)
+        result["gas_per_record"] = gas_per_record(chain)
+    finally:
+        node.stop()
+    say("submit -> final under interval mining (a block a second, 2 confirmations)")
+    result.update(interval_mining(bundles))
+    say("CDS Hooks and FHIR search latency over HTTP")
+    result.update(clinical_interop())
+    say("ingest over HTTP against the embedded chain")
+    embedded_chain, embedded_authorities = deploy_authorities(None)
+    embedded_bodies = [e.model_dump_json().encode() for e in
+                       signed_envelopes(bundles[:min(records, 1500)], embedded_chain, embedded_authorities)]
+    result["embedded"] = embedded_ingest(embedded_bodies, embedded_chain, concurrency=concurrency,
+                                         duration_s=duration_s, data_dir=Path(tempfile.mkdtemp()),
+                                         submitter=embedded_authorities[0].key)
+    for key in ("ingest_records_per_s", "ingest_latency_p50_ms", "ingest_latency_p99_ms", "mining_time_p50_ms"):
+        result[key] = result["hardhat"][key]
+    result["ingest_vs_baseline"] = round(result["ingest_records_per_s"] / result["baseline_per_tx_records_per_s"], 2)
+    if predict:
+        say("prediction latency and training time")
+        from bindaas.bench.predict import predict_bench
+
+        result["prediction"] = predict_bench()
+        result["predict_http_p99_ms"] = result["prediction"]["predict_http"]["p99_ms"]
+    return result
