@@ -92,6 +92,16 @@ def cmd_read(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_ndjson(args: argparse.Namespace) -> int:
+    """Stream a file of signed envelopes (one a line) into a running API, with a progress line and a summary."""
+    from bindaas.ndjson_import import import_file
+
+    with _client(args) as client:
+        summary = import_file(client, Path(args.file), lines_per_slice=args.slice, parallel=args.parallel)
+    _print(summary)
+    return 0 if summary["refused"] == 0 else 1
+
+
 def cmd_verify_receipt(args: argparse.Namespace) -> int:
     """Verify a record from its bundle and receipt against a JSON-RPC node and a pinned trust root only."""
     from bindaas.verifier import JsonRpcReader, TrustRoot, verify_receipt
@@ -386,6 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".", help="folder for the exported bundle and receipt (default: here)")
     _api_args(p)
     p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("import-ndjson", help="stream signed envelopes (NDJSON, one a line) into the API: progress, "
+                       "then a summary; safe to run again after a crash")
+    p.add_argument("file")
+    p.add_argument("--slice", type=int, default=2000, help="lines per request (default 2000)")
+    p.add_argument("--parallel", type=int, default=2, help="requests at once (default 2)")
+    _api_args(p)
+    p.set_defaults(func=cmd_import_ndjson)
 
     p = sub.add_parser("verify-receipt", help="verify a record from its bundle and receipt against any JSON-RPC "
                        "node, trusting only the pinned trust root (docs/spec.md); exit 0 only when valid")

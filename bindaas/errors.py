@@ -13,6 +13,7 @@ BindaasError
  ├── Unauthorized            (401) no valid access token, or a failed sign-in
  ├── Forbidden               (403) authenticated, but the role or the patient's consent does not allow it
  ├── PayloadTooLarge         (413)
+ ├── Unsupported             (415) a body of a media type the route does not take
  ├── RateLimited             (429) too many sign-in challenges or failures; ``retry_after`` seconds
  ├── NotFound                (404)
  ├── RecordDamaged           (409) a stored payload or its wrapped key no longer decrypts
@@ -89,6 +90,10 @@ class RateLimited(BindaasError):
     def __init__(self, detail: str, *, retry_after: float, field: str | None = None) -> None:
         super().__init__(detail, field=field)
         self.retry_after = int(retry_after)
+
+
+class Unsupported(BindaasError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 class NotFound(BindaasError):

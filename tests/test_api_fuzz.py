@@ -40,7 +40,8 @@ OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records
               ("GET", "/cds-services"), ("POST", "/cds-services/{service_id}"), ("GET", "/fhir/metadata"),
               ("GET", "/fhir/{resource_type}"), ("GET", "/fhir/{resource_type}/{resource_id}"),
               ("GET", "/fhir/Patient/{patient}/$export"), ("GET", "/fhir/bulk-status/{job}"),
-              ("DELETE", "/fhir/bulk-status/{job}"), ("GET", "/fhir/bulk-files/{job}/{name}")]
+              ("DELETE", "/fhir/bulk-status/{job}"), ("GET", "/fhir/bulk-files/{job}/{name}"),
+              ("POST", "/records/import")]
 
 
 def test_every_operation_is_fuzzed():

@@ -13,8 +13,8 @@ from pydantic.json_schema import models_json_schema
 from bindaas import __version__
 from bindaas.api import limits, problems
 from bindaas.api.auth import authenticated
-from bindaas.api.routes import (audit, authorities, bulk, cds, consents, fhir, health, identities, metrics, models,
-                                predict, records, signin)
+from bindaas.api.routes import (audit, authorities, bulk, cds, consents, fhir, health, identities, imports, metrics,
+                                models, predict, records, signin)
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     # Public, and matched before /fhir/{resource_type}: what this FHIR server does (its CapabilityStatement).
     app.get("/fhir/metadata", tags=["fhir"], **fhir.FHIR_OK)(fhir.capability_statement)
     # Every endpoint but health, sign-in and the OpenAPI pages needs a token; routes then check roles and consent.
-    for router in (records.router, identities.router, consents.router, audit.router, authorities.router,
+    for router in (imports.router, records.router, identities.router, consents.router, audit.router, authorities.router,
                    models.router, predict.router, cds.call_router, bulk.router, fhir.router):
         app.include_router(router, dependencies=[Depends(authenticated)])
     app.include_router(signin.router)

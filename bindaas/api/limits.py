@@ -47,12 +47,16 @@ async def _problem(send: Send, status: int, slug: str, title: str, detail: str, 
     await send({"type": "http.response.body", "body": body})
 
 
+STREAMED = {"/records/import"}  # reads its body as it arrives and applies the limits per line itself
+
+
 def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float):  # type: ignore[no-untyped-def]
     """ASGI middleware factory applying the limits to every request with a body."""
 
     def middleware(app):  # type: ignore[no-untyped-def]
         async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") \
+                    or scope["path"] in STREAMED:
                 return await app(scope, receive, send)
             headers = dict(scope.get("headers", []))
             length = headers.get(b"content-length")

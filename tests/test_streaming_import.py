@@ -1,0 +1,52 @@
+"""A hospital loads its history as NDJSON: streamed, one result per line in order (records, or problems naming the
+line), safe to send again, every record anchored and valid."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+
+from bindaas.demo import signed_envelopes
+from bindaas.ndjson_import import Progress, import_file
+
+
+def _lines(envelopes) -> list[bytes]:
+    return [e.model_dump_json().encode() + b"\n" for e in envelopes]
+
+
+def test_a_streamed_file_is_stored_line_by_line_with_problems_named_and_can_be_sent_again(service, framingham_bundles,
+                                                                                           tmp_path):
+    envelopes = signed_envelopes(framingham_bundles[:6], service.chain, service.authorities)
+    lines = _lines(envelopes)
+    lines.insert(2, b'{"not": "an envelope"}\n')
+    tampered = json.loads(lines[4])
+    tampered["salt"] = "00" * 32  # the signatures no longer cover it
+    lines[4] = json.dumps(tampered).encode() + b"\n"
+    lines.insert(5, b"\n")  # a blank line is skipped, not an error
+    headers = {"authorization": service.client.http.headers["authorization"], "content-type": "application/x-ndjson"}
+    with httpx.Client(base_url=service.url, timeout=60) as http:
+        answer = http.post("/records/import", content=iter(lines), headers=headers)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/x-ndjson")
+    results = [json.loads(x) for x in answer.text.splitlines()]
+    summary = results.pop()["summary"]
+    assert summary == {"lines": 8, "accepted": 5, "created": 5, "refused": 2}
+    assert [r["line"] for r in results] == [1, 2, 3, 4, 5, 7, 8]
+    assert results[2]["problem"]["field"] == "bundle" and results[2]["line"] == 3
+    assert results[4]["line"] == 5 and results[4]["problem"]["status"] == 422
+    ids = [r["id"] for r in results if "id" in r]
+    service.client.wait_anchored(ids, timeout_s=30)
+    assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)
+
+    path = tmp_path / "history.ndjson"
+    path.write_bytes(b"".join(_lines(envelopes)))
+    again = import_file(service.client, path, lines_per_slice=4, progress=Progress(path.stat().st_size,
+                                                                                   out=io.StringIO()))
+    assert (again["accepted"], again["created"], again["refused"]) == (6, 1, 0)  # the tampered one's twin is new
+
+
+def test_the_import_takes_ndjson_only(service):
+    headers = {"authorization": service.client.http.headers["authorization"], "content-type": "application/json"}
+    answer = httpx.post(f"{service.url}/records/import", content=b"{}", headers=headers)
+    assert answer.status_code == 415 and answer.json()["field"] == "Content-Type"
