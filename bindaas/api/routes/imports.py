@@ -81,7 +81,9 @@ def _group(lines: list[tuple[int, bytes]], services: Services, caller: Caller, o
 
 
 @router.post("/import", responses={200: {"content": {"application/x-ndjson": {}},
-                                         "description": "one result a line, in order, then a summary line"}})
+                                         "description": "one result a line, in order, then a summary line"}},
+             openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
+                 "schema": {"type": "string", "description": "one signed Envelope (JSON) a line"}}}}})
 async def import_ndjson(request: Request, services: ServicesDep, caller: CallerDep) -> StreamingResponse:
     """Import signed envelopes from NDJSON (one a line; `Content-Type: application/x-ndjson`), streamed: groups
     of 256 lines are checked and committed as they arrive. The answer is NDJSON: one line per input line
