@@ -129,10 +129,10 @@ def _store_latencies(database_url: str) -> tuple[list[float], list[float]]:
     return [ms(a, b) for a, b in rows], [ms(a, b) for a, b in batches]
 
 
-def _wait_anchored(url: str, expected: int, timeout_s: float = 120) -> None:
+def _wait_anchored(url: str, expected: int, auth: dict[str, str], timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        counts = httpx.get(f"{url}/health", timeout=10).json()["records"]
+        counts = httpx.get(f"{url}/health", headers=auth, timeout=10).json()["records"]  # counts need a token
         if counts.get("anchored", 0) >= expected and not counts.get("accepted"):
             return
         time.sleep(0.2)
@@ -158,10 +158,10 @@ def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], *, work
                 time.sleep(0.1)
         auth = _sign_in(url, submitter)
         acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, auth)
-        _wait_anchored(url, acknowledged)
+        _wait_anchored(url, acknowledged, auth)
         latencies, mining = _store_latencies(Settings(data_dir=data_dir).resolved_database_url())
         bulk_ack, bulk_s = _load(url, "/records/bulk", bulk_bodies, 4, duration_s, auth)
-        _wait_anchored(url, acknowledged + bulk_ack)
+        _wait_anchored(url, acknowledged + bulk_ack, auth)
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
@@ -181,8 +181,9 @@ def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int
     settings = Settings(data_dir=data_dir, fhir_validation="schema", batch_size=1000)
     services = build_services(settings, chain)
     with running_server(create_app(settings, services=services)) as url:
-        acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, _sign_in(url, submitter))
-        _wait_anchored(url, acknowledged)
+        auth = _sign_in(url, submitter)
+        acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, auth)
+        _wait_anchored(url, acknowledged, auth)
     services.engine.dispose()
     latencies, _ = _store_latencies(settings.resolved_database_url())
     return {"ingest_records_per_s": round(acknowledged / seconds, 1), "ingest_records": acknowledged,

@@ -11,9 +11,11 @@ from typing import Any, Callable
 
 from bindaas.bench.clinical import clinical_interop
 from bindaas.bench.finality import interval_mining
+from bindaas.bench.floor import ingest_floor
 from bindaas.bench.ingest import baseline_per_tx, communication, computation, embedded_ingest, gas_per_record, ingest
 from bindaas.bench.verification import independent_verification, verification
 from bindaas.chain.hardhat import ROOT, HardhatNode
+from bindaas.config import Settings
 from bindaas.demo import deploy_authorities, signed_envelope, signed_envelopes
 from bindaas.fhir.datasets import dataset_bundles
 
@@ -44,6 +46,13 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         result["hardhat"] = ingest(node.url, bodies, bulk_bodies, workers=workers, concurrency=concurrency,
                                    duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment,
                                    submitter=authorities[0].key)
+        say("the ingest floor: essential acceptance CPU per record, in process")
+        floor = ingest_floor(bodies[:500], chain, settings=Settings(fhir_validation="schema"))
+        result["floor"] = floor
+        result["floor"]["ingest_vs_floor"] = round(result["hardhat"]["ingest_records_per_s"]
+                                                   / floor["ingest_floor_records_per_s"], 3)
+        result["floor"]["bulk_vs_floor"] = round(result["hardhat"]["bulk_ingest_records_per_s"]
+                                                 / floor["ingest_floor_records_per_s"], 3)
         result.update(verification(data_dir, chain))
         result.update(independent_verification(data_dir, chain, node.url))
         say("baseline: one transaction per record")

@@ -1,0 +1,65 @@
+"""The ingest floor: the CPU one record's essential acceptance work costs, in process, with no HTTP and no store
+(parse the envelope, validate the bundle, check the deployment, the owner's identity, four ML-DSA-65 signatures
+and the policy, canonicalize and digest, seal), next to the cryptography alone (four verifications, the digest,
+the sealing). ``cores / essential CPU`` is the most records a second this machine could accept."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from bindaas.chain.access import AccessChain
+from bindaas.chain.client import ChainClient
+from bindaas.config import Settings
+from bindaas.crypto.canonical import canonical_json
+from bindaas.crypto.digest import record_digest, signed_message
+from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
+from bindaas.crypto.sealing import KemPrivateKey
+from bindaas.ledger.accept import prepare_record
+from bindaas.ledger.envelope import Envelope
+from bindaas.ledger.payload import seal_payload
+
+
+def _cpu_per_item(fn: Any, items: list[Any]) -> float:
+    started = time.thread_time()
+    for item in items:
+        fn(item)
+    return (time.thread_time() - started) / len(items)
+
+
+def ingest_floor(bodies: list[bytes], chain: ChainClient, *, settings: Settings) -> dict[str, float]:
+    """Essential and cryptographic CPU per record (ms, one thread) over ``bodies`` (signed envelopes as JSON),
+    after an untimed warm-up; and the floor they put on ingest."""
+    access = AccessChain(chain)
+    service_key = KemPrivateKey.generate().public_key
+    envelopes = [Envelope.model_validate_json(body) for body in bodies]
+
+    def essential(body: bytes) -> None:
+        prepare_record(Envelope.model_validate_json(body), chain=chain, access=access, settings=settings,
+                       service_public_key=service_key)
+
+    def crypto(envelope: Envelope) -> None:
+        canonical = canonical_json(envelope.bundle)
+        digest = record_digest(canonical, envelope.salt_bytes())
+        message = signed_message(digest, chain_id=envelope.chain_id, registry=envelope.registry,
+                                 patient=envelope.patient)
+        PublicKey(unb64(envelope.owner.public_key, field="owner")).verify(
+            unb64(envelope.owner.signature, field="owner"), message, context=OWNER_CONTEXT)
+        for endorsement in envelope.endorsements:
+            PublicKey(chain.public_key(endorsement.key_id)).verify(
+                unb64(endorsement.signature, field="endorsement"), message, context=ENDORSEMENT_CONTEXT)
+        seal_payload(canonical, record_id="0x" + digest.hex(), service_public_key=service_key)
+
+    chain.watch(settings.registry_poll_s)  # as the API does: registry state cached between its events
+    try:
+        for body in bodies[:50]:
+            essential(body)  # warm: parsed keys, identities, the schema validator
+        essential_s = _cpu_per_item(essential, bodies)
+        crypto_s = _cpu_per_item(crypto, envelopes)
+    finally:
+        chain.stop_watching()
+    cores = os.cpu_count() or 1
+    return {"essential_cpu_ms": round(essential_s * 1000, 3), "crypto_cpu_ms": round(crypto_s * 1000, 3),
+            "ingest_floor_records_per_s": round(cores / essential_s, 1),
+            "floor_cpu_vs_crypto": round(essential_s / crypto_s, 3), "floor_cores": cores}
