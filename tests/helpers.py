@@ -100,3 +100,15 @@ def rewrite_payload(services: Any, record_id: str, edit: Any) -> None:
         session.execute(update(RecordRow).where(RecordRow.id == record_id)
                         .values(payload=seal(edit(text).encode(), data_key, record_id=record_id)))
         session.commit()
+
+
+def refused_submission(service: Any, envelope: Any) -> dict[str, Any]:
+    """Submit ``envelope``, which must be refused with a 422; returns the problem body."""
+    import pytest
+
+    from bindaas.client import ApiError
+
+    with pytest.raises(ApiError) as refused:
+        service.client.submit(envelope)
+    assert refused.value.status == 422
+    return refused.value.problem

@@ -2,40 +2,31 @@
 
 from __future__ import annotations
 
-import pytest
-
-from bindaas.client import ApiError
 from bindaas.crypto.mldsa import OWNER_CONTEXT, PrivateKey, b64
 from bindaas.demo import Authority, signed_envelope
 from bindaas.ledger.envelope import OwnerSignature, build_envelope, endorse
-
-
-def _rejected(service, envelope) -> dict:
-    with pytest.raises(ApiError) as caught:
-        service.client.submit(envelope)
-    assert caught.value.status == 422
-    return caught.value.problem
+from tests.helpers import refused_submission
 
 
 def test_two_authorities_are_not_enough(service, framingham_bundles):
     envelope = signed_envelope(framingham_bundles[0], service.chain, service.authorities[:2])
-    problem = _rejected(service, envelope)
+    problem = refused_submission(service, envelope)
     assert problem["type"] == "urn:bindaas:problem:policy-not-met"
     assert problem["field"] == "endorsements"
     assert "needs 3" in problem["detail"]
 
 
-def test_two_authorities_plus_an_unregistered_key_are_rejected(service, framingham_bundles):
+def test_two_authorities_plus_an_unregistered_key_arerefused_submission(service, framingham_bundles):
     outsider = Authority(service.authorities[2].address, PrivateKey.generate())  # claims to be the third
     envelope = signed_envelope(framingham_bundles[0], service.chain, [*service.authorities[:2], outsider])
-    problem = _rejected(service, envelope)
+    problem = refused_submission(service, envelope)
     assert problem["type"] == "urn:bindaas:problem:unknown-signer"
     assert problem["field"] == "endorsements[2].key_id"
 
 
 def test_one_authority_endorsing_three_times_counts_once(service, framingham_bundles):
     envelope = signed_envelope(framingham_bundles[0], service.chain, [service.authorities[0]] * 3)
-    problem = _rejected(service, envelope)
+    problem = refused_submission(service, envelope)
     assert problem["type"] == "urn:bindaas:problem:policy-not-met"
 
 
@@ -50,7 +41,7 @@ def test_authorities_cannot_forge_an_owner_signature(service, framingham_bundles
                                                                 signature=b64(forged_sig))})
     for authority in service.authorities:
         forged = endorse(forged, authority_key=authority.key, authority=authority.address)
-    problem = _rejected(service, forged)
+    problem = refused_submission(service, forged)
     assert problem["type"] == "urn:bindaas:problem:signature-invalid"
     assert problem["field"] == "owner.signature"
 
@@ -67,4 +58,4 @@ def test_an_endorsement_signature_cannot_pass_as_the_owners(service, framingham_
                                                                    signature=b64(wrong_role))})
     for authority in service.authorities:
         envelope = endorse(envelope, authority_key=authority.key, authority=authority.address)
-    assert _rejected(service, envelope)["field"] == "owner.signature"
+    assert refused_submission(service, envelope)["field"] == "owner.signature"

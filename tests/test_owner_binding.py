@@ -3,9 +3,6 @@ who consented to them. A forged owner is refused at the door, and one already in
 
 from __future__ import annotations
 
-import pytest
-
-from bindaas.client import ApiError
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.mldsa import PrivateKey, unb64
 from bindaas.demo import signed_envelope
@@ -13,6 +10,7 @@ from bindaas.ledger.envelope import build_envelope, endorse
 from bindaas.ledger.payload import seal_payload
 from bindaas.store import repository
 from bindaas.store.models import RecordRow
+from tests.helpers import refused_submission
 
 
 def _endorsed(bundle, owner, service, patient):
@@ -23,16 +21,9 @@ def _endorsed(bundle, owner, service, patient):
     return envelope
 
 
-def _refusal(service, envelope) -> dict:
-    with pytest.raises(ApiError) as refused:
-        service.client.submit(envelope)
-    assert refused.value.status == 422
-    return refused.value.problem
-
-
 def test_a_never_enrolled_owner_key_naming_an_enrolled_patient_is_refused(service, framingham_bundles):
     patient = service.enroll("patient")
-    problem = _refusal(service, _endorsed(framingham_bundles[0], PrivateKey.generate(), service, patient.key_id))
+    problem = refused_submission(service, _endorsed(framingham_bundles[0], PrivateKey.generate(), service, patient.key_id))
     assert problem["type"] == "urn:bindaas:problem:owner-not-allowed"
     assert problem["field"] == "owner.public_key"
     assert "is not enrolled" in problem["detail"]
@@ -40,7 +31,7 @@ def test_a_never_enrolled_owner_key_naming_an_enrolled_patient_is_refused(servic
 
 def test_a_patient_files_only_about_themselves(service, framingham_bundles):
     alice, bob = service.enroll("patient"), service.enroll("patient")
-    problem = _refusal(service, _endorsed(framingham_bundles[0], alice.key, service, bob.key_id))
+    problem = refused_submission(service, _endorsed(framingham_bundles[0], alice.key, service, bob.key_id))
     assert problem["field"] == "patient"
     accepted = service.client.submit(_endorsed(framingham_bundles[0], alice.key, service, alice.key_id))
     assert accepted["patient"] == alice.key_id
@@ -49,7 +40,7 @@ def test_a_patient_files_only_about_themselves(service, framingham_bundles):
 def test_a_clinician_files_about_a_patient_only_with_that_patients_consent(service, framingham_bundles):
     patient, clinician = service.enroll("patient"), service.enroll("clinician")
     envelope = _endorsed(framingham_bundles[1], clinician.key, service, patient.key_id)
-    problem = _refusal(service, envelope)
+    problem = refused_submission(service, envelope)
     assert (problem["field"], "no consent in force" in problem["detail"]) == ("patient", True)
     patient.client.set_consent(clinician.key_id)
     accepted = service.client.submit(envelope)
@@ -59,13 +50,13 @@ def test_a_clinician_files_about_a_patient_only_with_that_patients_consent(servi
 
 def test_auditors_revoked_keys_and_non_patients_cannot_own_or_be_the_subject(service, framingham_bundles):
     auditor, clinician, other = service.enroll("auditor"), service.enroll("clinician"), service.enroll("clinician")
-    assert "enrolled as auditor" in _refusal(
+    assert "enrolled as auditor" in refused_submission(
         service, _endorsed(framingham_bundles[0], auditor.key, service, auditor.key_id))["detail"]
-    assert _refusal(service, _endorsed(framingham_bundles[0], clinician.key, service,
+    assert refused_submission(service, _endorsed(framingham_bundles[0], clinician.key, service,
                                        other.key_id))["field"] == "patient"
     patient = service.enroll("patient")
     service.client.revoke_identity(patient.key_id)
-    problem = _refusal(service, _endorsed(framingham_bundles[0], patient.key, service, patient.key_id))
+    problem = refused_submission(service, _endorsed(framingham_bundles[0], patient.key, service, patient.key_id))
     assert "was revoked" in problem["detail"]
 
 

@@ -2,9 +2,45 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
 import numpy as np
+
+from bindaas.chain.hardhat import ROOT, free_port
 
 
 def pct(values: list[float], q: float) -> float:
     """The ``q``-th percentile of ``values``, in their unit, rounded to 3 decimals (NaN when there are none)."""
     return round(float(np.percentile(values, q)), 3) if values else float("nan")
+
+
+@contextmanager
+def served(data_dir: Path, node_url: str, *, workers: int, **settings: str) -> Iterator[tuple[str, int]]:
+    """``bindaas serve --workers N`` as a process group of its own on ``data_dir`` and the chain at ``node_url``
+    (extra ``BINDAAS_*`` settings by keyword), until the block exits; yields its URL and process group."""
+    env = {**os.environ, "BINDAAS_DATA_DIR": str(data_dir), "BINDAAS_RPC_URL": node_url,
+           "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_BATCH_SIZE": "1000",
+           **{f"BINDAAS_{k.upper()}": v for k, v in settings.items()}}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bindaas.cli", "serve", "--port", str(port), "--workers",
+                             str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=60)

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 
-from bindaas.chain.hardhat import ROOT, HardhatNode, free_port
+from bindaas.bench._util import served
+from bindaas.chain.hardhat import HardhatNode
 from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
 from bindaas.demo import deploy_authorities, enroll_patients
@@ -82,31 +80,15 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
         say(f"signed {records} envelopes ({file.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f} s")
 
         chain.deployment.save(data_dir / "deployment.json")
-        env = {**os.environ, "BINDAAS_DATA_DIR": str(data_dir), "BINDAAS_RPC_URL": node.url,
-               "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_BATCH_SIZE": "1000", "BINDAAS_TOKEN_TTL_S": "86400"}
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "bindaas.cli", "serve", "--port", str(port), "--workers",
-                                   str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            with BindaasClient(url, key=authorities[0].key, timeout_s=600) as client:
-                summary = import_file(client, file, progress=Progress(file.stat().st_size, out=io.StringIO()))
-                peak_kb = _peak_rss_kb(server.pid)
-                deadline = time.monotonic() + 600
-                while (counts := client.health()["records"]).get("anchored", 0) < records:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"not all anchored: {counts}")
-                    time.sleep(1)
-        finally:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=60)
+        with served(data_dir, node.url, workers=workers, token_ttl_s="86400") as (url, group), \
+                BindaasClient(url, key=authorities[0].key, timeout_s=600) as client:
+            summary = import_file(client, file, progress=Progress(file.stat().st_size, out=io.StringIO()))
+            peak_kb = _peak_rss_kb(group)
+            deadline = time.monotonic() + 600
+            while (counts := client.health()["records"]).get("anchored", 0) < records:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"not all anchored: {counts}")
+                time.sleep(1)
         say(f"imported: {summary['records_per_s']} records/s; verifying every record")
         valid = _verify_all(data_dir, chain)
     finally:

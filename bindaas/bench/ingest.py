@@ -8,8 +8,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +15,8 @@ from typing import Any, Callable
 
 import httpx
 
-from bindaas.bench._util import pct
+from bindaas.bench._util import pct, served
 from bindaas.chain.client import ChainClient
-from bindaas.chain.hardhat import ROOT, free_port
 from bindaas.config import Settings
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import new_salt, record_digest, record_leaf
@@ -142,29 +139,13 @@ def _wait_anchored(url: str, expected: int, auth: dict[str, str], timeout_s: flo
 def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], *, workers: int, concurrency: int,
            duration_s: float, data_dir: Path, deployment: Any, submitter: Any) -> dict[str, Any]:
     deployment.save(data_dir / "deployment.json")
-    env = {**os.environ, "BINDAAS_DATA_DIR": str(data_dir), "BINDAAS_RPC_URL": node_url,
-           "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_BATCH_SIZE": "1000"}
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bindaas.cli", "serve", "--port", str(port), "--workers",
-                             str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with served(data_dir, node_url, workers=workers) as (url, _):
         auth = _sign_in(url, submitter)
         acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, auth)
         _wait_anchored(url, acknowledged, auth)
         latencies, mining = _store_latencies(Settings(data_dir=data_dir).resolved_database_url())
         bulk_ack, bulk_s = _load(url, "/records/bulk", bulk_bodies, 4, duration_s, auth)
         _wait_anchored(url, acknowledged + bulk_ack, auth)
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
     return {"ingest_records_per_s": round(acknowledged / seconds, 1), "ingest_records": acknowledged,
             "ingest_latency_p50_ms": pct(latencies, 50), "ingest_latency_p99_ms": pct(latencies, 99),
             "mining_time_p50_ms": pct(mining, 50), "mining_time_p99_ms": pct(mining, 99),
