@@ -102,6 +102,19 @@ def cmd_import_ndjson(args: argparse.Namespace) -> int:
     return 0 if summary["refused"] == 0 else 1
 
 
+def cmd_dicom_to_fhir(args: argparse.Namespace) -> int:
+    """Print the FHIR R4 Bundle (Patient + ImagingStudy) of a DICOM file or folder."""
+    from bindaas.errors import BindaasError
+    from bindaas.imaging.dicom_fhir import dicom_to_bundle, read_objects
+
+    try:
+        _print(dicom_to_bundle(read_objects(Path(args.path))))
+    except BindaasError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_verify_receipt(args: argparse.Namespace) -> int:
     """Verify a record from its bundle and receipt against a JSON-RPC node and a pinned trust root only."""
     from bindaas.verifier import JsonRpcReader, TrustRoot, verify_receipt
@@ -409,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", type=int, default=2, help="requests at once (default 2)")
     _api_args(p)
     p.set_defaults(func=cmd_import_ndjson)
+
+    p = sub.add_parser("dicom-to-fhir", help="print the FHIR R4 Bundle (Patient + ImagingStudy) of a DICOM file or "
+                       "folder of studies")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_dicom_to_fhir)
 
     p = sub.add_parser("verify-receipt", help="verify a record from its bundle and receipt against any JSON-RPC "
                        "node, trusting only the pinned trust root (docs/spec.md); exit 0 only when valid")
