@@ -115,6 +115,37 @@ def cmd_dicom_to_fhir(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_dicom(args: argparse.Namespace) -> int:
+    """DICOM in, a signed, endorsed, anchored ImagingStudy record out, its objects stored sealed."""
+    from bindaas.chain.deployment import Deployment
+    from bindaas.client import BindaasClient
+    from bindaas.crypto.mldsa import PrivateKey
+    from bindaas.errors import BindaasError
+    from bindaas.imaging.dicom_fhir import dicom_to_bundle, read_objects
+    from bindaas.ledger.envelope import build_envelope, endorse
+
+    settings = Settings()
+    deployment = Deployment.load(settings.resolved_deployment_file())
+    key_files = sorted((settings.data_dir / "keys").glob("authority-*.json"))
+    try:
+        objects = read_objects(Path(args.path))
+    except BindaasError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    owner = PrivateKey.load(Path(args.owner_key))
+    envelope = build_envelope(dicom_to_bundle(objects), owner=owner, chain_id=deployment.chain_id,
+                              registry=deployment.registry, patient=args.patient)
+    for path in key_files:
+        envelope = endorse(envelope, authority_key=PrivateKey.load(path),
+                           authority=json.loads(path.read_text()).get("address"))
+    with BindaasClient(args.api, key=PrivateKey.load(key_files[0])) as client:
+        record = client.submit(envelope)
+        uploaded = [client.upload_object(record["id"], o.path.read_bytes())["sha3"] for o in objects]
+    _print({"id": record["id"], "status": record["status"], "objects": len(uploaded),
+            "studies": sorted({str(o.dataset.StudyInstanceUID) for o in objects})})
+    return 0
+
+
 def cmd_verify_receipt(args: argparse.Namespace) -> int:
     """Verify a record from its bundle and receipt against a JSON-RPC node and a pinned trust root only."""
     from bindaas.verifier import JsonRpcReader, TrustRoot, verify_receipt
@@ -427,6 +458,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "folder of studies")
     p.add_argument("path")
     p.set_defaults(func=cmd_dicom_to_fhir)
+
+    p = sub.add_parser("import-dicom", help="sign a DICOM file or folder as an ImagingStudy record (owner + the "
+                       "data dir's authorities), submit it and upload its objects")
+    p.add_argument("path")
+    p.add_argument("--owner-key", required=True, help="the owner's key file (an enrolled patient or clinician)")
+    p.add_argument("--patient", help="the patient's key id (default: the owner's)")
+    p.add_argument("--api", default="http://127.0.0.1:8000")
+    p.set_defaults(func=cmd_import_dicom)
 
     p = sub.add_parser("verify-receipt", help="verify a record from its bundle and receipt against any JSON-RPC "
                        "node, trusting only the pinned trust root (docs/spec.md); exit 0 only when valid")

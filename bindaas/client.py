@@ -98,6 +98,13 @@ class BindaasClient:
     def verify(self, record_id: str) -> dict[str, Any]:
         return self.request("GET", f"/records/{record_id}/verify")
 
+    def upload_object(self, record_id: str, data: bytes) -> dict[str, Any]:
+        """Upload one DICOM object of an imaging record (its SHA3-256 must be listed in the record's bundle)."""
+        import hashlib
+
+        return self.request("PUT", f"/records/{record_id}/objects/{hashlib.sha3_256(data).hexdigest()}",
+                            content=data, headers={"content-type": "application/dicom"})
+
     def receipt(self, record_id: str) -> dict[str, Any]:
         """The record's receipt (docs/spec.md): with the bundle, verifiable against the chain alone."""
         return self.request("GET", f"/records/{record_id}/receipt")

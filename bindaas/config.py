@@ -58,6 +58,7 @@ class Settings(BaseSettings):
         "both", description="HL7's R4 JSON Schema (fast), fhir.resources R4B models, or both."
     )
     max_body_bytes: int = Field(8 * 1024 * 1024, description="Largest request body accepted.")
+    max_dicom_bytes: int = Field(64 * 1024 * 1024, description="Largest DICOM object one upload may carry.")
     max_bundle_entries: int = Field(5_000, description="Largest number of entries in one submitted Bundle.")
     max_endorsements: int = Field(32, description="Largest number of endorsements in one envelope.")
     max_json_depth: int = Field(64, description="Deepest JSON nesting accepted (FHIR needs far less).")

@@ -41,7 +41,8 @@ OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records
               ("GET", "/fhir/{resource_type}"), ("GET", "/fhir/{resource_type}/{resource_id}"),
               ("GET", "/fhir/Patient/{patient}/$export"), ("GET", "/fhir/bulk-status/{job}"),
               ("DELETE", "/fhir/bulk-status/{job}"), ("GET", "/fhir/bulk-files/{job}/{name}"),
-              ("POST", "/records/import")]
+              ("POST", "/records/import"), ("PUT", "/records/{record_id}/objects/{sha3}"),
+              ("GET", "/records/{record_id}/objects/{sha3}")]
 
 
 def test_every_operation_is_fuzzed():
@@ -59,12 +60,16 @@ def _ndjson(ctx, value) -> bytes:  # the import route's body: lines of text, sen
     return value.encode() if isinstance(value, str) else str(value).encode()
 
 
+schemathesis.serializer.alias("application/dicom", "application/octet-stream")
+
+
 # Bodies whose validity no schema can state (signatures that must verify, keys the chain must know, a nonce that
 # must be the next one, a bundle that must be valid FHIR R4): a schema-valid example is refused with a 422 naming
 # the field, which is the right answer, so schemathesis's "schema-valid data is accepted" check does not apply.
 SEMANTIC = {("POST", "/records"), ("POST", "/records/bulk"), ("POST", "/auth/token"), ("POST", "/identities"),
             ("POST", "/identities/bulk"), ("POST", "/consents"), ("POST", "/predict"), ("POST", "/predict/batch"), ("POST", "/predict/chart"),
-            ("POST", "/cds-services/{service_id}"), ("POST", "/records/import")}
+            ("POST", "/cds-services/{service_id}"), ("POST", "/records/import"),
+            ("PUT", "/records/{record_id}/objects/{sha3}")}
 
 
 @pytest.mark.parametrize("method,path", OPERATIONS)
@@ -106,7 +111,7 @@ def test_every_other_operation_refuses_callers_without_a_token(live_api, method,
     concrete = path.replace("{record_id}", "0x" + "ab" * 32).replace("{model_id}", "0x" + "ab" * 32) \
         .replace("{key_id}", "0x" + "ab" * 32).replace("{patient_id}", "0x" + "ab" * 32) \
         .replace("{service_id}", "bindaas-chd-risk").replace("{resource_type}", "Observation") \
-        .replace("{resource_id}", "x").replace("{patient}", "x").replace("{job}", "0" * 32).replace("{name}", "a.ndjson")
+        .replace("{resource_id}", "x").replace("{sha3}", "ab" * 32).replace("{patient}", "x").replace("{job}", "0" * 32).replace("{name}", "a.ndjson")
     for headers in ({}, {"authorization": "Bearer v1.forged.token"}):
         response = httpx.request(method, url + concrete, json={}, headers=headers, timeout=30)
         assert response.status_code == 401, (method, path, response.text)

@@ -13,8 +13,8 @@ from pydantic.json_schema import models_json_schema
 from bindaas import __version__
 from bindaas.api import limits, problems
 from bindaas.api.auth import authenticated
-from bindaas.api.routes import (audit, authorities, bulk, cds, consents, fhir, health, identities, imports, metrics,
-                                models, predict, records, signin)
+from bindaas.api.routes import (audit, authorities, bulk, cds, consents, fhir, health, identities, imaging, imports,
+                                metrics, models, predict, records, signin)
 from bindaas.api.services import Services, build_services
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
@@ -58,12 +58,13 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
                   description="Post-quantum-signed, chain-anchored FHIR R4 health records.")
     problems.install(app)
     app.add_middleware(limits.request_limits(max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
-                                             read_timeout_s=settings.request_read_timeout_s))
+                                             read_timeout_s=settings.request_read_timeout_s,
+                                             max_dicom_bytes=settings.max_dicom_bytes))
     app.add_middleware(logs.request_ids)  # outermost: every answer, refusals by the limits too, carries its id
     # Public, and matched before /fhir/{resource_type}: what this FHIR server does (its CapabilityStatement).
     app.get("/fhir/metadata", tags=["fhir"], **fhir.FHIR_OK)(fhir.capability_statement)
     # Every endpoint but health, sign-in and the OpenAPI pages needs a token; routes then check roles and consent.
-    for router in (imports.router, records.router, identities.router, consents.router, audit.router, authorities.router,
+    for router in (imports.router, imaging.router, records.router, identities.router, consents.router, audit.router, authorities.router,
                    models.router, predict.router, cds.call_router, bulk.router, fhir.router):
         app.include_router(router, dependencies=[Depends(authenticated)])
     app.include_router(signin.router)

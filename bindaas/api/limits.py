@@ -5,6 +5,7 @@ downstream: one such body can exhaust the stack and take the whole server down."
 from __future__ import annotations
 
 import asyncio
+import re
 from itertools import accumulate
 from typing import Any, Awaitable, Callable
 
@@ -48,10 +49,15 @@ async def _problem(send: Send, status: int, slug: str, title: str, detail: str, 
 
 
 STREAMED = {"/records/import"}  # reads its body as it arrives and applies the limits per line itself
+# Binary bodies some routes take instead of JSON, with their own size limit (DICOM objects: BINDAAS_MAX_DICOM_BYTES).
+BINARY = (re.compile(r"^/records/0x[0-9a-fA-F]{64}/objects/[0-9a-f]{64}$"), b"application/dicom")
 
 
-def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float):  # type: ignore[no-untyped-def]
+def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float,  # type: ignore[no-untyped-def]
+                   max_dicom_bytes: int = 64 * 1024 * 1024):
     """ASGI middleware factory applying the limits to every request with a body."""
+
+    max_json_bytes = max_bytes
 
     def middleware(app):  # type: ignore[no-untyped-def]
         async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,6 +65,9 @@ def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float):  #
                     or scope["path"] in STREAMED:
                 return await app(scope, receive, send)
             headers = dict(scope.get("headers", []))
+            media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+            binary = media_type == BINARY[1] and BINARY[0].match(scope["path"]) is not None
+            max_bytes = max_dicom_bytes if binary else max_json_bytes
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > max_bytes:
                 return await _problem(send, 413, "payload-too-large", "Payload too large",
@@ -82,13 +91,12 @@ def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float):  #
                 return await _problem(send, 408, "request-timeout", "Request timeout",
                                       f"the body was not received within {read_timeout_s} s")
             body = b"".join(chunks)
-            media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
-            if body and not _is_json(media_type):
+            if body and not binary and not _is_json(media_type):
                 return await _problem(send, 415, "unsupported-media-type", "Unsupported media type",
                                       f"this API takes JSON bodies (application/json), not "
                                       f"{media_type.decode('latin-1') or 'an unnamed type'}",
                                       field="Content-Type")
-            if body:  # every limit applies whatever the header claimed
+            if body and not binary:  # every limit applies whatever the header claimed
                 try:
                     orjson.loads(body)  # iterative-safe: refuses nesting past 1024 itself
                 except orjson.JSONDecodeError as exc:

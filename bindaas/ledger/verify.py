@@ -23,7 +23,7 @@ from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.errors import BindaasError, RecordDamaged
 from bindaas.ledger.accept import owner_binding_problem
 from bindaas.ledger.payload import open_payload
-from bindaas.store.models import BatchRow, RecordRow
+from bindaas.store.models import BatchRow, DicomObjectRow, RecordRow
 
 
 @dataclass
@@ -69,8 +69,24 @@ def _owner_identity_check(row: RecordRow, access: AccessChain) -> Check:
                                            "enrolled_block": owner.enrolled_block})
 
 
+def _imaging_check(plaintext: bytes, objects: list[DicomObjectRow], service_key: KemPrivateKey | None) -> list[Check]:
+    """For an imaging record: every DICOM object its signed bundle lists is stored and unchanged."""
+    import json
+
+    from bindaas.ledger.imaging import object_hashes, objects_problem
+
+    bundle = json.loads(plaintext)
+    listed = object_hashes(bundle)
+    if not listed or service_key is None:
+        return []
+    problem = objects_problem(bundle, objects, service_key)
+    return [Check("imaging_objects", problem is None,
+                  problem or f"all {len(listed)} DICOM objects are stored and hash to what the signed record lists")]
+
+
 def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, access: AccessChain, *,
-                  plaintext: bytes | None, confirmations: int = 0) -> VerificationReport:
+                  plaintext: bytes | None, confirmations: int = 0, objects: list[DicomObjectRow] | None = None,
+                  service_key: KemPrivateKey | None = None) -> VerificationReport:
     """Run every check on ``row`` (``plaintext``: its decrypted payload, None when it did not decrypt) and return
     the report; never raises for a tampered record. An anchor counts as final once ``confirmations`` blocks
     stand on top of its block."""
@@ -87,6 +103,8 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, ac
                             else "recomputed digest differs from the record id: payload or salt changed",
                             {"recomputed": "0x" + digest.hex()}))
 
+    if plaintext is not None and objects is not None:
+        checks.extend(_imaging_check(plaintext, objects, service_key))
     message = signed_message(digest or bytes(32), chain_id=row.chain_id, registry=row.registry_address,
                              patient=row.patient_id)
     checks.append(_signature_check("owner_signature", bytes(row.owner_public_key), bytes(row.owner_signature),
@@ -165,10 +183,13 @@ def verify_record(row: RecordRow, batch: BatchRow | None, chain: ChainClient, ac
 
 
 def verify_stored(row: RecordRow, batch: BatchRow | None, chain: ChainClient, access: AccessChain,
-                  service_key: KemPrivateKey, *, confirmations: int = 0) -> VerificationReport:
-    """Decrypt ``row`` in memory with the service's key and verify it; the plaintext goes no further."""
+                  service_key: KemPrivateKey, *, confirmations: int = 0,
+                  objects: list[DicomObjectRow] | None = None) -> VerificationReport:
+    """Decrypt ``row`` in memory with the service's key and verify it (and, for an imaging record, its stored
+    DICOM ``objects``); the plaintext goes no further."""
     try:
         plaintext = open_payload(row, service_key)
     except RecordDamaged:
         plaintext = None
-    return verify_record(row, batch, chain, access, plaintext=plaintext, confirmations=confirmations)
+    return verify_record(row, batch, chain, access, plaintext=plaintext, confirmations=confirmations,
+                         objects=objects, service_key=service_key)

@@ -101,6 +101,22 @@ class WrappedKeyRow(Base):
     __table_args__ = (UniqueConstraint("record_id", "reader_id"),)
 
 
+class DicomObjectRow(Base):
+    """A DICOM object of an imaging record, sealed like payloads (AES-256-GCM under its own data key, wrapped for
+    the service's ML-KEM key). Its SHA3-256 is inside the record's signed bundle, so the signatures and the anchor
+    cover it."""
+
+    __tablename__ = "dicom_objects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(66), index=True)
+    sha3: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    service_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (UniqueConstraint("record_id", "sha3"),)
+
+
 class ChallengeRow(Base):
     """An authentication challenge: usable once, by one key, until it expires."""
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
-from bindaas.store.models import AuditRow, BatchRow, ModelRow, RecordRow
+from bindaas.store.models import AuditRow, BatchRow, DicomObjectRow, ModelRow, RecordRow
 
 Ledger = type[RecordRow] | type[AuditRow]  # the two kinds of rows anchored in Merkle batches
 BATCH_KIND: dict[type, str] = {RecordRow: "records", AuditRow: "audit"}
@@ -201,6 +201,21 @@ def mark_dropped(session: Session, *, batch_id: int) -> None:
     session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="accepted"))
     session.execute(update(AuditRow).where(AuditRow.batch_id == batch_id).values(status="accepted"))
     session.commit()
+
+
+def insert_dicom_object(session: Session, *, row: "DicomObjectRow") -> bool:
+    """Store ``row`` unless the record already has that object; returns whether it was new."""
+    session.add(row)
+    try:
+        session.commit()
+        return True
+    except IntegrityError:
+        session.rollback()
+        return False
+
+
+def dicom_objects(session: Session, *, record_id: str) -> list["DicomObjectRow"]:
+    return list(session.scalars(select(DicomObjectRow).where(DicomObjectRow.record_id == record_id)))
 
 
 def get_batch(session: Session, *, batch_id: int) -> BatchRow | None:

@@ -226,7 +226,9 @@ def verify(record_id: RecordId, services: ServicesDep, caller: CallerDep) -> dic
     """Recompute the digest (decrypting in memory only), Merkle proof, on-chain anchor, signatures, signers and
     policy; give the verdict. Auditors get the report, never the content."""
     row, batch = load_record(services, caller, record_id, action="read", content=False)
+    with services.sessions() as session:
+        objects = repository.dicom_objects(session, record_id=row.id)
     report = verify_stored(row, batch, services.chain, services.access, services.service_key,
-                           confirmations=services.settings.confirmations)
+                           confirmations=services.settings.confirmations, objects=objects)
     metrics.verifications.labels(report.verdict).inc()
     return report.to_json()
