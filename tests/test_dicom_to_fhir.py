@@ -69,3 +69,51 @@ def test_bad_dicom_is_refused_naming_the_problem(tmp_path):
     with pytest.raises(InvalidInput, match="no StudyInstanceUID") as refused:
         read_objects(missing)
     assert refused.value.field == "StudyInstanceUID"
+
+
+def _measurement_report(source: Path, out: Path) -> Path:
+    """A TID 1500 measurement report about ``source``, written with highdicom (as a reading workstation would)."""
+    import highdicom as hd
+    import pydicom
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    image = pydicom.dcmread(source)
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="nodule 1"),
+        finding_type=codes.SCT.Nodule,
+        finding_sites=[hd.sr.FindingSite(anatomic_location=codes.SCT.Lung)],
+        measurements=[hd.sr.Measurement(name=codes.SCT.Diameter, value=12.5, unit=codes.UCUM.Millimeter),
+                      hd.sr.Measurement(name=codes.SCT.Volume, value=880.0, unit=hd.sr.CodedConcept(
+                          value="mm3", scheme_designator="UCUM", meaning="cubic millimeter"))])
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_person_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name="Doe^Reader"))),
+        procedure_reported=hd.sr.CodedConcept(value="77477000", scheme_designator="SCT", meaning="CT"),
+        imaging_measurements=[group])
+    sr = hd.sr.Comprehensive3DSR(evidence=[image], content=report[0], series_number=9,
+                                 series_instance_uid=generate_uid(), sop_instance_uid=generate_uid(),
+                                 instance_number=1, manufacturer="BinDaaS tests")
+    sr.save_as(out)
+    return out
+
+
+def test_an_sr_measurement_report_becomes_observations_pointing_to_its_study(tmp_path):
+    ct = tmp_path / "ct.dcm"
+    shutil.copy(get_testdata_file("CT_small.dcm"), ct)
+    _measurement_report(ct, tmp_path / "report.dcm")
+    bundle = dicom_to_bundle(read_objects(tmp_path))
+    validate_bundle(bundle, mode="both")
+    study = _study(bundle)
+    assert study["numberOfSeries"] == 2 and {m["code"] for m in study["modality"]} == {"CT", "SR"}
+    observations = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    measured = {o["code"]["coding"][0]["display"]: o for o in observations if "valueQuantity" in o}
+    assert measured["Diameter"]["valueQuantity"] == {"value": 12.5, "unit": "mm",
+                                                     "system": "http://unitsofmeasure.org", "code": "mm"}
+    assert measured["Volume"]["valueQuantity"]["code"] == "mm3"
+    assert all(o["derivedFrom"] == [{"reference": f"urn:uuid:{study['id']}"}] for o in observations)
+    assert measured["Diameter"]["bodySite"]["coding"][0]["code"] == "39607008"  # lung, SNOMED CT
+    [group] = [o for o in observations if "hasMember" in o]
+    assert len(group["hasMember"]) == 2 and group["valueCodeableConcept"]["coding"][0]["display"] == "Nodule"
+    assert group["identifier"][0]["value"] == "nodule 1"

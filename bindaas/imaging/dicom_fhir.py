@@ -163,13 +163,22 @@ def imaging_study(objects: list[DicomObject], *, patient_ref: str) -> dict[str, 
 
 
 def dicom_to_bundle(objects: Iterable[DicomObject]) -> dict[str, Any]:
-    """A collection Bundle: the Patient (from the first object) and one ImagingStudy per study."""
+    """A collection Bundle: the Patient (from the first object), one ImagingStudy per study, and the Observations of
+    its TID 1500 structured reports."""
     objects = list(objects)
     patient = _patient(objects[0].dataset)
     studies: dict[str, list[DicomObject]] = {}
     for o in objects:
         studies.setdefault(str(o.dataset.StudyInstanceUID), []).append(o)
-    resources = [patient] + [imaging_study(group, patient_ref=f"urn:uuid:{patient['id']}")
-                             for group in studies.values()]
+    from bindaas.imaging.sr_fhir import sr_observations
+
+    subject = f"urn:uuid:{patient['id']}"
+    resources: list[dict[str, Any]] = [patient]
+    for group in studies.values():
+        study = imaging_study(group, patient_ref=subject)
+        resources.append(study)
+        for o in group:  # measurements of the study's structured reports, each pointing to the study
+            if str(o.dataset.get("Modality", "")) == "SR":
+                resources += sr_observations(o.dataset, study_ref=f"urn:uuid:{study['id']}", subject_ref=subject)
     return {"resourceType": "Bundle", "type": "collection",
             "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
