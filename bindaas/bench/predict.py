@@ -14,7 +14,8 @@ from bindaas.api.server import running_server
 from bindaas.api.services import build_services
 from bindaas.client import BindaasClient
 from bindaas.config import Settings
-from bindaas.demo import deploy_authorities, signed_envelope
+from bindaas.demo import deploy_authorities, signed_envelopes
+from bindaas.errors import InvalidInput
 from bindaas.fhir.datasets import dataset_bundles
 from bindaas.ledger.accept import accept_envelope
 from bindaas.ml.estimators import MODEL_KINDS, make_model
@@ -22,6 +23,14 @@ from bindaas.ml.evaluate import dataset_matrix
 from bindaas.ml.serving import predict_bundle
 from bindaas.ml.training import train_from_store
 from bindaas.store import repository
+
+
+def _scorable(model: Any, bundle: dict) -> bool:
+    try:
+        predict_bundle(model, bundle)
+        return True
+    except InvalidInput:
+        return False
 
 
 def pct(samples: list[float]) -> dict[str, float]:
@@ -42,14 +51,14 @@ def predict_bench(*, records: int = 600, rate: float = 200.0, requests: int = 10
     chain, authorities = deploy_authorities(None)
     services = build_services(settings, chain)
     bundles = list(dataset_bundles("framingham", limit=records))
-    for bundle in bundles:
-        accept_envelope(signed_envelope(bundle, chain, authorities), chain=chain, access=services.access,
-                        sessions=services.sessions,
+    for envelope in signed_envelopes(bundles, chain, authorities):
+        accept_envelope(envelope, chain=chain, access=services.access, sessions=services.sessions,
                         settings=settings, service_public_key=services.service_key.public_key)
     services.anchorer.drain()
     row, _ = train_from_store(services, task="chd-10y", kind="dnn2f", device="cpu")
     with services.sessions() as session:
         model = services.models.get(repository.get_model(session, model_id=row.id))
+    bundles = [b for b in bundles if _scorable(model, b)]  # the patients the model applies to (the rest get a 422)
 
     in_process = []
     for i in range(requests):

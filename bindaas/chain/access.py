@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak
+from web3 import Web3
+from web3.types import RPCEndpoint
 
 from bindaas.chain.artifacts import load_artifact
 from bindaas.chain.client import ChainClient, TxReceipt
@@ -25,6 +27,7 @@ from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidIn
 ROLES = ("none", "patient", "clinician", "auditor", "authority")
 ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768) in its Enrolled event
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
+_IDENTITY_OF = "0x" + keccak(text="identityOf(bytes32)")[:4].hex()
 _ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
 _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
 
@@ -150,7 +153,7 @@ class AccessChain:
         if cached is not None and cached[0] == epoch and self.chain.watch_fresh():
             return cached
         try:
-            fields = self.chain.call(lambda: self.identities.functions.identityOf(_b32(key_id)).call(), "identityOf")
+            fields = self.chain.call(lambda: self._identity_of(key_id), "identityOf")
         except ChainUnavailable:
             if cached is None:
                 raise
@@ -159,6 +162,21 @@ class AccessChain:
         with self._lock:
             self._raw[key_id] = found
         return found
+
+    def _identity_of(self, key_id: str) -> tuple:
+        """identityOf(keyId) as (role, enrolledBlock, revokedBlock, enrolledBy, kemKeyHash). Over JSON-RPC a raw
+        eth_call (0.6 ms of CPU) instead of web3's contract machinery (2.1 ms): acceptance asks this for every
+        owner it has not seen."""
+        if self.chain.embedded:
+            return tuple(self.identities.functions.identityOf(_b32(key_id)).call())
+        answer = self.chain.w3.provider.make_request(RPCEndpoint("eth_call"), [
+            {"to": self.identities.address, "data": _IDENTITY_OF + _b32(key_id).hex()}, "latest"])
+        if "error" in answer:
+            raise ChainError(f"identityOf: {answer['error'].get('message', answer['error'])}")
+        raw = bytes.fromhex(answer["result"][2:])
+        words = [raw[32 * i:32 * i + 32] for i in range(5)]
+        return (int.from_bytes(words[0], "big"), int.from_bytes(words[1], "big"), int.from_bytes(words[2], "big"),
+                Web3.to_checksum_address(words[3][12:]), words[4])
 
     def enrolment(self, key_id: str) -> Enrolment | None:
         """Role and enrolment blocks of ``key_id`` (None if never enrolled), without fetching its public keys."""
