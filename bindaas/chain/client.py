@@ -431,6 +431,10 @@ class ChainClient:
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s,
                                                                poll_latency=0.02)
             if receipt["status"] != 1:
+                # Hardhat refuses a reverting transaction when it is sent; anvil mines it and fails it. Replaying
+                # the call names the contract's error (AnchorDuplicateRoot when another anchorer came first), so
+                # callers see the same ChainError whichever node they talk to.
+                fn.call({"from": sender or self.sender})
                 raise ChainError(f"{what}: transaction {tx_hash.hex()} reverted")
             return TxReceipt("0x" + bytes(tx_hash).hex(), receipt["blockNumber"], receipt["gasUsed"])
         return self._guard(send, what)
