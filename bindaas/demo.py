@@ -87,8 +87,12 @@ def consent_walkthrough(record_id: str, patient: BindaasClient, clinician: Binda
     except ApiError as exc:
         refused = exc.status
     say(f"non-consented clinician was refused: {refused}")
-    time.sleep(1.2)  # the audit batch is anchored within a second
-    log = patient.access_log(patient.key_id, verify=True)["events"]
+    deadline = time.monotonic() + 30  # audit batches are anchored within a batch delay, plus a block on a PoA chain
+    while True:
+        log = patient.access_log(patient.key_id, verify=True)["events"]
+        if all(e["status"] == "anchored" for e in log) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     verified = sum(1 for e in log if e["verified"]["ok"] and e["status"] == "anchored")
     say(f"patient's access log: {len(log)} events ({', '.join(e['action'] + ('' if e['success'] else ' REFUSED') for e in log)}), "
         f"{verified} anchored and verified on chain")
