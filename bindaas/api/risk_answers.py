@@ -27,7 +27,8 @@ def newest_model(services: Services, model_id: str | None = None) -> tuple[Model
     return loaded.row, loaded
 
 
-def model_view(row: ModelRow) -> dict[str, Any]:
+def registration_of(row: ModelRow) -> dict[str, Any]:
+    """What the Provenance says of a model: its id, training-set root and where the chain registered it."""
     return {"id": row.id, "training_root": row.training_root, "tx_hash": row.tx_hash, "block": row.block_number}
 
 
@@ -35,7 +36,7 @@ def as_fhir(prediction: dict[str, Any], row: ModelRow, *, subject: str, basis: l
             records: list[str] | None = None) -> dict[str, Any]:
     """A collection Bundle: the RiskAssessment of ``prediction`` and its Provenance."""
     assessment = risk_assessment(prediction, subject=subject, basis=basis)
-    origin = provenance(assessment, model=model_view(row), records=records)
+    origin = provenance(assessment, model=registration_of(row), records=records)
     return {"resourceType": "Bundle", "type": "collection",
             "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in (assessment, origin)]}
 

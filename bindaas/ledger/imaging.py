@@ -77,6 +77,3 @@ def objects_problem(bundle: dict[str, Any], rows: list[DicomObjectRow], service_
             return f"stored DICOM object {sha3} no longer hashes to the SHA3-256 the signed record lists"
     return None
 
-
-def load_objects(session: Session, record_id: str) -> list[DicomObjectRow]:
-    return repository.dicom_objects(session, record_id=record_id)
