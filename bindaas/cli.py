@@ -351,6 +351,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             return 0
         _print_external(result)
         return 0
+    if args.dataset == "br35h":
+        return _evaluate_imaging(args, say)
     result = evaluate_dataset(args.dataset, device=args.device, seed=args.seed, resamples=args.resamples,
                               limit=args.limit, progress=say, plots=plots, **({"models": models} if models else {}))
     if args.json:
@@ -366,6 +368,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{kind:8} {m['auroc']:.3f} ({lo:.3f}-{hi:.3f})    {m['accuracy']:6.3f} {m['balanced_accuracy']:8.3f} "
               f"{m['f1']:6.3f} {m['brier']:6.3f}  {m['cv']['auroc']:9.3f}  {c['slope']:9.3f} {c['intercept']:8.3f} "
               f"{c['ece']:6.3f}")
+    return 0
+
+
+def _evaluate_imaging(args: argparse.Namespace, say: Any) -> int:
+    from bindaas.ml.imaging.evaluate import evaluate_br35h
+
+    kinds = tuple(args.models.split(",")) if args.models else None
+    result = evaluate_br35h(limit=args.limit, device=args.device, seed=args.seed, epochs=args.epochs,
+                            resamples=args.resamples, progress=say,
+                            heatmap=Path(args.plots) / "br35h-gradcam.png" if args.plots else None,
+                            **({"kinds": kinds} if kinds else {}))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    d = result["duplicates"]
+    print(f"br35h (brain MRI tumour, not chest X-ray): n = {result['n']} ({result['positives']} tumour), "
+          f"{d['groups']} near-duplicate groups ({d['share_with_duplicate']:.0%} of images have one); split "
+          f"{result['split']['train']} / {result['split']['val']} / {result['split']['test']} by group")
+    print(f"{'model':15} {'AUROC (95% CI)':22} {'accuracy (95% CI)':22} {'F1':>6} {'Brier':>6} {'epochs':>6} "
+          f"{'train s':>8}")
+    for kind, m in result["models"].items():
+        a, c = m["ci95"]["auroc"], m["ci95"]["accuracy"]
+        print(f"{kind:15} {m['auroc']:.3f} ({a[0]:.3f}-{a[1]:.3f})    {m['accuracy']:.3f} ({c[0]:.3f}-{c[1]:.3f})"
+              f"    {m['f1']:6.3f} {m['brier']:6.3f} {m['epochs']:6d} {m['train_seconds']:8.0f}")
+    leak = result["ungrouped_split_would_claim"]
+    print(f"an ungrouped random split would claim AUROC {leak['random_split_auroc']:.3f} (frozen features) where the "
+          f"grouped split gives {leak['grouped_split_auroc']:.3f}")
     return 0
 
 
@@ -388,8 +417,10 @@ def _print_external(result: dict[str, Any]) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     with _client(args) as client:
         client.http.timeout = 600
-        _print(client.request("POST", "/models/train", json={"task": args.task, "kind": args.kind,
-                                                             "device": args.device}))
+        body = {"task": args.task, "kind": args.kind, "device": args.device}
+        if args.images:
+            body["images"] = args.images
+        _print(client.request("POST", "/models/train", json=body))
     return 0
 
 
@@ -540,10 +571,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "heart-failure"]
     p = sub.add_parser("evaluate", help="evaluate every model on a dataset (discrimination and calibration), or "
                        "train on one and validate externally on others (--train/--test)")
-    p.add_argument("--dataset", choices=datasets)
+    p.add_argument("--dataset", choices=[*datasets, "br35h"], help="br35h: the brain MRI tumour detectors")
     p.add_argument("--train", choices=datasets, help="external validation: train on all of this dataset")
     p.add_argument("--test", choices=datasets, action="append", help="... and test untouched on this one (repeat)")
-    p.add_argument("--models", help="comma-separated subset of dnn2f,dnn1f,kmeans,logreg,gbm")
+    p.add_argument("--models", help="comma-separated subset of dnn2f,dnn1f,kmeans,logreg,gbm (br35h: "
+                   "lite0-frozen,lite0-finetune,small-cnn)")
+    p.add_argument("--epochs", type=int, help="br35h: epochs of fine-tuning and of the small CNN (default 3 / 12)")
     p.add_argument("--plots", help="write ROC curves and reliability diagrams (PNG) into this folder")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
@@ -553,8 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train", help="train a model on the verified records of a running API")
-    p.add_argument("--task", default="chd-10y", choices=["chd-10y", "cad-angio", "death-followup"])
-    p.add_argument("--kind", default="dnn2f", choices=["dnn2f", "dnn1f", "kmeans", "logreg", "gbm"])
+    p.add_argument("--task", default="chd-10y", choices=["chd-10y", "cad-angio", "death-followup", "brain-mri-tumour"])
+    p.add_argument("--kind", default="dnn2f", choices=["dnn2f", "dnn1f", "kmeans", "logreg", "gbm", "lite0-frozen",
+                                                       "lite0-finetune", "small-cnn"])
+    p.add_argument("--images", type=int, help="brain-mri-tumour: a stratified slice of this many Br35H images")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _api_args(p)
     p.set_defaults(func=cmd_train)

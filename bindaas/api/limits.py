@@ -49,8 +49,10 @@ async def _problem(send: Send, status: int, slug: str, title: str, detail: str, 
 
 
 STREAMED = {"/records/import"}  # reads its body as it arrives and applies the limits per line itself
-# Binary bodies some routes take instead of JSON, with their own size limit (DICOM objects: BINDAAS_MAX_DICOM_BYTES).
-BINARY = (re.compile(r"^/records/0x[0-9a-fA-F]{64}/objects/[0-9a-f]{64}$"), b"application/dicom")
+# Binary bodies some routes take instead of JSON, with their own size limit (BINDAAS_MAX_DICOM_BYTES): DICOM
+# objects of imaging records, and images sent for a prediction.
+BINARY = ((re.compile(r"^/records/0x[0-9a-fA-F]{64}/objects/[0-9a-f]{64}$"), {b"application/dicom"}),
+          (re.compile(r"^/predict/image$"), {b"application/dicom", b"image/jpeg", b"image/png"}))
 
 
 def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float,  # type: ignore[no-untyped-def]
@@ -66,7 +68,7 @@ def request_limits(*, max_bytes: int, max_depth: int, read_timeout_s: float,  # 
                 return await app(scope, receive, send)
             headers = dict(scope.get("headers", []))
             media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
-            binary = media_type == BINARY[1] and BINARY[0].match(scope["path"]) is not None
+            binary = any(media_type in types and path.match(scope["path"]) for path, types in BINARY)
             max_bytes = max_dicom_bytes if binary else max_json_bytes
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > max_bytes:

@@ -46,13 +46,16 @@ def scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
 
 
 def with_intervals(y: np.ndarray, p: np.ndarray, threshold: float, *, resamples: int,
-                   rng: np.random.Generator) -> dict[str, Any]:
-    """Point estimates and percentile-bootstrap 95% intervals (resampling patients)."""
+                   rng: np.random.Generator, groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Point estimates and percentile-bootstrap 95% intervals, resampling patients, or whole ``groups`` (images
+    that are near-duplicates of one another are not independent draws)."""
     point = scores(y, p, threshold)
     draws: dict[str, list[float]] = {k: [] for k in METRICS}
     n = len(y)
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)] if groups is not None else None
     for _ in range(resamples):
-        idx = rng.integers(0, n, n)
+        idx = rng.integers(0, n, n) if members is None else \
+            np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
         if y[idx].min() == y[idx].max():
             continue  # AUROC is undefined on a one-class resample
         for k, v in scores(y[idx], p[idx], threshold).items():

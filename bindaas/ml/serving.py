@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,8 @@ from bindaas.fhir.features import SPECS, extract, unknown_units
 from bindaas.ml.applicability import check_applicability
 from bindaas.ml.provenance import ArtifactTampered, metrics_hash, read_artifact, training_set_root
 from bindaas.store.models import ModelRow
+
+IMAGING_TASK = "brain-mri-tumour"  # served by bindaas.ml.imaging (torch weights, not a pickled estimator)
 
 
 @dataclass
@@ -36,9 +39,14 @@ class ModelCache:
     def get(self, row: ModelRow) -> LoadedModel:
         if row.id not in self.loaded:
             data = read_artifact(row.artifact_path, expected_id=row.id, config=row.config)
-            # Unpickled only after its bytes matched the id registered on chain.
-            artifact = pickle.loads(data)  # noqa: S301
-            self.loaded[row.id] = LoadedModel(row, artifact["estimator"], artifact["medians"])
+            if row.task == IMAGING_TASK:
+                from bindaas.ml.imaging.training import load_module
+
+                self.loaded[row.id] = LoadedModel(row, load_module(row, data), [])
+            else:
+                # Unpickled only after its bytes matched the id registered on chain.
+                artifact = pickle.loads(data)  # noqa: S301
+                self.loaded[row.id] = LoadedModel(row, artifact["estimator"], artifact["medians"])
         return self.loaded[row.id]
 
 
@@ -93,7 +101,7 @@ def verify_model(row: ModelRow, chain: ChainClient) -> dict[str, Any]:
                    if on_chain else "model id not found in the ModelRegistry"})
     root = training_set_root(row.training_records)
     checks.append({"name": "training_set_root", "ok": bool(on_chain and on_chain.training_root == root),
-                   "detail": f"root of {len(row.training_records)} training record digests: {root}"})
+                   "detail": f"root of {len(row.training_records)} training digests: {root}"})
     mh = metrics_hash(row.metrics)
     checks.append({"name": "metrics_hash", "ok": bool(on_chain and on_chain.metrics_hash == mh),
                    "detail": f"metrics hash {mh}"})
@@ -102,16 +110,24 @@ def verify_model(row: ModelRow, chain: ChainClient) -> dict[str, Any]:
             "checks": checks}
 
 
-def choose_model(rows: list[ModelRow], cache: ModelCache, *, model_id: str | None) -> LoadedModel:
-    """The named model, or the newest one whose artifact still matches its id."""
+def choose_model(rows: list[ModelRow], cache: ModelCache, *, model_id: str | None,
+                 tasks: Collection[str] = tuple(SPECS)) -> LoadedModel:
+    """The named model, or the newest one for one of ``tasks`` (default: the tabular risk tasks) whose artifact
+    still matches its id."""
     if model_id:
         for row in rows:
             if row.id == model_id.lower():
+                if row.task not in tasks:
+                    raise InvalidInput(f"model {row.id} is a {row.task} model; this route serves "
+                                       f"{', '.join(tasks)}", field="model_id")
                 return cache.get(row)
         raise NotFound(f"no model with id {model_id}", field="model_id")
     for row in rows:  # newest first
+        if row.task not in tasks:
+            continue
         try:
             return cache.get(row)
         except (ArtifactTampered, OSError):
             continue
-    raise NotFound("no trained model is available; train one with POST /models/train", field="model_id")
+    raise NotFound(f"no trained {' or '.join(tasks)} model is available; train one with POST /models/train",
+                   field="model_id")

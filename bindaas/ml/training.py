@@ -121,28 +121,40 @@ def train_from_store(services: TrainingStore, *, task: str, kind: str, device: s
     # The population it applies to is part of the configuration, so of the model id registered on chain.
     config = {"task": task, "kind": kind, "seed": seed, "features": spec.names, "threshold": round(threshold, 6),
               "population": describe_population(X_tr, spec, dataset=data.population_name())}
+    row, created = publish_model(services, task=task, kind=kind, config=config, artifact=artifact, metrics=metrics,
+                                 training_digests=data.record_ids, excluded=data.excluded, suffix=".pkl")
+    if not created:  # the same configuration on the same records trains the same weights: same model
+        return row, False
+    log.info("trained %s for %s on %d verified records: %s", kind, task, len(data.record_ids), metrics)
+    return row, True
+
+
+def publish_model(services: TrainingStore, *, task: str, kind: str, config: dict, artifact: bytes,
+                  metrics: dict, training_digests: list[str], excluded: dict[str, int],
+                  suffix: str) -> tuple[ModelRow, bool]:
+    """Register a trained model on chain (id, training-set root, metrics hash), save its artifact and row; the
+    same configuration with the same weights is the same model, returned as it is (False)."""
     mid = model_id(config, artifact)
     with services.sessions() as session:
         existing = repository.get_model(session, model_id=mid)
-    if existing is not None:  # the same configuration on the same records trains the same weights: same model
+    if existing is not None:
         return existing, False
-    root = training_set_root(data.record_ids)
+    root = training_set_root(training_digests)
     try:
         receipt = services.chain.register_model(bytes.fromhex(mid[2:]), bytes.fromhex(root[2:]),
-                                                bytes.fromhex(metrics_hash(metrics)[2:]), len(data.record_ids))
+                                                bytes.fromhex(metrics_hash(metrics)[2:]), len(training_digests))
         tx_hash, block = receipt.tx_hash, receipt.block_number
     except ChainError as exc:
         registered = services.chain.model_of(bytes.fromhex(mid[2:]))
         if exc.error_name != "ModelRegistryDuplicate" or registered is None:
             raise
         tx_hash, block = None, registered.block_number  # another worker registered it a moment ago
-    path = services.settings.data_dir / "models" / f"{mid[2:]}.pkl"
+    path = services.settings.data_dir / "models" / f"{mid[2:]}{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(artifact)
     row = ModelRow(id=mid, task=task, kind=kind, created_at=repository.now(), artifact_path=str(path),
-                   config=config, metrics=metrics, training_root=root, training_records=sorted(data.record_ids),
-                   excluded=data.excluded, tx_hash=tx_hash, block_number=block)
+                   config=config, metrics=metrics, training_root=root, training_records=sorted(training_digests),
+                   excluded=excluded, tx_hash=tx_hash, block_number=block)
     with services.sessions() as session:
         repository.insert_model(session, row=row)
-    log.info("trained %s for %s on %d verified records: %s", kind, task, len(data.record_ids), metrics)
     return row, True

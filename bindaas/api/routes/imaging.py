@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from bindaas.access.policy import authorize_record, unseen
@@ -63,3 +63,26 @@ def download(record_id: RecordId, sha3: Sha3, services: ServicesDep, caller: Cal
     return Response(data, media_type=DICOM)
 
 
+
+
+@router.post("/{record_id}/objects/{sha3}/predict")
+def predict_object(record_id: RecordId, sha3: Sha3, services: ServicesDep, caller: CallerDep,
+                   model_id: str | None = Query(None, pattern=r"^0x[0-9a-fA-F]{64}$")) -> dict:
+    """The brain MRI tumour model on one stored DICOM object of a record the caller may read (the patient,
+    consented readers): probability, label and Grad-CAM heatmap; on the patient's access log."""
+    from bindaas.api.routes.predict import PREDICTORS, predict_pixels
+    from bindaas.imaging.pixels import rgb_from_bytes
+
+    require_role(caller, *PREDICTORS, doing="request predictions")
+    with services.sessions() as session:
+        row = repository.get_record(session, record_id=record_id.lower())
+        stored = [o for o in repository.dicom_objects(session, record_id=record_id.lower()) if o.sha3 == sha3]
+    row = authorize_record(caller, row=row, record_id=record_id.lower(), action="predict", content=True,
+                           access=services.access, audit=services.audit)
+    if not stored:
+        raise NotFound(f"record {row.id} has no stored DICOM object {sha3}", field="sha3")
+    answer = predict_pixels(services, rgb_from_bytes(open_object(stored[0], services.service_key), DICOM),
+                            model_id=model_id)
+    services.audit.record(action="predict", agent=caller.key_id, role=caller.role, patient=row.patient_id,
+                          record=row.id, success=True, detail=f"imaging prediction on DICOM object {sha3[:16]}…")
+    return answer

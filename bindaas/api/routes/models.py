@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.api.params import ModelId
-from bindaas.errors import NotFound
+from bindaas.errors import InvalidInput, NotFound
 from bindaas.store import repository
 from bindaas.store.models import ModelRow
 
@@ -19,10 +19,15 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    task: Literal["chd-10y", "cad-angio", "death-followup"] = "chd-10y"
-    kind: Literal["dnn2f", "dnn1f", "kmeans", "logreg", "gbm"] = "dnn2f"
+    task: Literal["chd-10y", "cad-angio", "death-followup", "brain-mri-tumour"] = "chd-10y"
+    kind: Literal["dnn2f", "dnn1f", "kmeans", "logreg", "gbm", "lite0-frozen", "lite0-finetune", "small-cnn"] = \
+        Field("dnn2f", description="tabular tasks: dnn2f, dnn1f, kmeans, logreg, gbm; brain-mri-tumour: "
+                                   "lite0-frozen, lite0-finetune, small-cnn")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    images: int | None = Field(None, ge=40, le=3000, description="brain-mri-tumour: train on a stratified slice "
+                                                                   "of this many Br35H images (default: all)")
+    epochs: int | None = Field(None, ge=1, le=50, description="brain-mri-tumour: epochs of fine-tuning")
 
 
 def model_view(row: ModelRow) -> dict[str, Any]:
@@ -46,10 +51,20 @@ def train(request: TrainRequest, services: ServicesDep, caller: CallerDep, respo
     """Train a model on the records that verify (authorities only: the service decrypts them with its own key),
     and register its id and training-set root on chain (201); training it again returns that model (200)."""
     require_role(caller, "authority", doing="train models")
-    from bindaas.ml.training import train_from_store  # torch loads only when a model is trained
+    imaging_kinds = ("lite0-frozen", "lite0-finetune", "small-cnn")
+    if (request.task == "brain-mri-tumour") != (request.kind in imaging_kinds):
+        raise InvalidInput(f"kind {request.kind} does not train task {request.task}: brain-mri-tumour takes "
+                           f"{', '.join(imaging_kinds)}; the tabular tasks take the others", field="kind")
+    if request.task == "brain-mri-tumour":
+        from bindaas.ml.imaging.training import train_imaging_model
 
-    row, created = train_from_store(services, task=request.task, kind=request.kind, device=request.device,
-                                    seed=request.seed)
+        row, created = train_imaging_model(services, kind=request.kind, device=request.device, seed=request.seed,
+                                           limit=request.images, epochs=request.epochs)
+    else:
+        from bindaas.ml.training import train_from_store  # torch loads only when a model is trained
+
+        row, created = train_from_store(services, task=request.task, kind=request.kind, device=request.device,
+                                        seed=request.seed)
     if not created:
         response.status_code = status.HTTP_200_OK
     return model_view(row)

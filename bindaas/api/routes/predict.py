@@ -6,7 +6,8 @@ import json
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bindaas.access.policy import authorize_record
@@ -125,3 +126,33 @@ def predict_batch(request: BatchRequest, services: ServicesDep, caller: CallerDe
     opened: dict[str, dict[str, Any]] = {}
     return {"predictions": [_predict(item, services, caller, model_id=request.model_id, field=f"items[{i}].",
                                      opened=opened) for i, item in enumerate(request.items)]}
+
+
+IMAGE_BODY = {"requestBody": {"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                           for t in ("image/jpeg", "image/png", "application/dicom")}}}
+
+
+def predict_pixels(services: Services, rgb: Any, *, model_id: str | None) -> dict[str, Any]:
+    """The imaging model's answer for one image (the newest imaging model unless one is named)."""
+    from bindaas.ml.imaging.serving import predict_image
+    from bindaas.ml.serving import IMAGING_TASK, choose_model
+
+    started = time.perf_counter()
+    with services.sessions() as session:
+        rows = repository.list_models(session)
+    answer = predict_image(choose_model(rows, services.models, model_id=model_id, tasks=(IMAGING_TASK,)), rgb)
+    metrics.prediction_seconds.observe(time.perf_counter() - started)
+    return answer
+
+
+@router.post("/image", openapi_extra=IMAGE_BODY)
+async def predict_uploaded_image(request: Request, services: ServicesDep, caller: CallerDep,
+                                 model_id: str | None = Query(None, pattern=r"^0x[0-9a-fA-F]{64}$")) -> dict[str, Any]:
+    """The brain MRI tumour model on an uploaded image (JPEG, PNG or a DICOM object): probability, label and a
+    Grad-CAM heatmap (PNG, base64). Nothing is stored. For a stored imaging record use
+    `POST /records/{id}/objects/{sha3}/predict`."""
+    from bindaas.imaging.pixels import rgb_from_bytes
+
+    require_role(caller, *PREDICTORS, doing="request predictions")
+    rgb = rgb_from_bytes(await request.body(), request.headers.get("content-type", ""))
+    return await run_in_threadpool(predict_pixels, services, rgb, model_id=model_id)
