@@ -42,7 +42,8 @@ OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records
               ("GET", "/fhir/Patient/{patient}/$export"), ("GET", "/fhir/bulk-status/{job}"),
               ("DELETE", "/fhir/bulk-status/{job}"), ("GET", "/fhir/bulk-files/{job}/{name}"),
               ("POST", "/records/import"), ("PUT", "/records/{record_id}/objects/{sha3}"),
-              ("GET", "/records/{record_id}/objects/{sha3}")]
+              ("GET", "/records/{record_id}/objects/{sha3}"), ("POST", "/predict/image"),
+              ("POST", "/records/{record_id}/objects/{sha3}/predict")]
 
 
 def test_every_operation_is_fuzzed():
@@ -61,6 +62,7 @@ def _ndjson(ctx, value) -> bytes:  # the import route's body: lines of text, sen
 
 
 schemathesis.serializer.alias("application/dicom", "application/octet-stream")
+schemathesis.serializer.alias(["image/jpeg", "image/png"], "application/octet-stream")
 
 
 # Bodies whose validity no schema can state (signatures that must verify, keys the chain must know, a nonce that
@@ -69,7 +71,7 @@ schemathesis.serializer.alias("application/dicom", "application/octet-stream")
 SEMANTIC = {("POST", "/records"), ("POST", "/records/bulk"), ("POST", "/auth/token"), ("POST", "/identities"),
             ("POST", "/identities/bulk"), ("POST", "/consents"), ("POST", "/predict"), ("POST", "/predict/batch"), ("POST", "/predict/chart"),
             ("POST", "/cds-services/{service_id}"), ("POST", "/records/import"),
-            ("PUT", "/records/{record_id}/objects/{sha3}")}
+            ("PUT", "/records/{record_id}/objects/{sha3}"), ("POST", "/predict/image")}
 
 
 @pytest.mark.parametrize("method,path", OPERATIONS)
