@@ -428,7 +428,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bindaas.bench.run import run_bench
 
     say = (lambda _m: None) if args.json else (lambda m: print(f"• {m}", file=sys.stderr, flush=True))
-    if args.import_records:
+    if args.imaging:
+        from bindaas.bench.imaging import imaging_bench
+
+        result = imaging_bench()
+    elif args.import_records:
         from bindaas.bench.bulk_import import bulk_import
 
         result = bulk_import(args.import_records, workers=args.workers, say=say)
@@ -602,6 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-predict", action="store_true")
     p.add_argument("--import-records", type=int, default=0, help="instead: the streaming NDJSON import of this "
                    "many signed envelopes (e.g. 100000): records/s, server peak memory, all anchored and verified")
+    p.add_argument("--imaging", action="store_true", help="instead: DICOM mapping throughput and imaging "
+                   "prediction latency (Grad-CAM), alone")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

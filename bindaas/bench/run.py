@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bindaas.bench.clinical import clinical_interop
+from bindaas.bench.imaging import imaging_bench
 from bindaas.bench.finality import interval_mining
 from bindaas.bench.floor import ingest_floor
 from bindaas.bench.ingest import baseline_per_tx, communication, computation, embedded_ingest, gas_per_record, ingest
@@ -80,4 +81,6 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
 
         result["prediction"] = predict_bench()
         result["predict_http_p99_ms"] = result["prediction"]["predict_http"]["p99_ms"]
+        say("imaging: DICOM mapping throughput, prediction with Grad-CAM")
+        result["imaging"] = imaging_bench()
     return result
