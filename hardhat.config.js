@@ -19,7 +19,7 @@ module.exports = {
     compilers: [{ version: SOLC_VERSION, settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "shanghai" } }],
     // The ML-DSA-65 verifier is hand-written Yul: solc's Yul optimiser would hoist its Keccak lanes onto the
     // stack past the 16 reachable slots, so it is compiled with that optimiser stage off.
-    overrides: Object.fromEntries(["KeccakF1600", "MLDSA65", "MLDSA65Keys"].map((name) => `contracts/mldsa/${name}.sol`).map(
+    overrides: Object.fromEntries(["KeccakF1600", "MLDSA65", "MLDSA65Keys", "IMLDSA65Verifier"].map((name) => `contracts/mldsa/${name}.sol`).map(
       (file) => [file, { version: SOLC_VERSION,
                          settings: { optimizer: { enabled: true, runs: 200, details: { yul: false } },
                                      evmVersion: "shanghai" } }])),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IMLDSA65Verifier} from "./IMLDSA65Verifier.sol";
 import {MLDSA65} from "./MLDSA65.sol";
 
 /// @title ML-DSA-65 keys, expanded and proven, and signature verification against them
@@ -9,7 +10,7 @@ import {MLDSA65} from "./MLDSA65.sol";
 /// rho with SHAKE128 on chain. Only a key whose six rows all matched verifies signatures; a row that does not match
 /// refutes the registration (it is deleted, and the key can be registered again). tr = SHAKE256(pk, 64) is computed
 /// on chain at registration. Keys are named by keccak256 of their 1,952-byte encoding, as in the IdentityRegistry.
-contract MLDSA65Keys {
+contract MLDSA65Keys is IMLDSA65Verifier {
     /// @notice What the chain holds about a registered key.
     struct Key {
         address expandedA; // data contract: 0x00 || A packed row-major, 3 bytes a coefficient

@@ -18,7 +18,7 @@ describe("IdentityRegistry and ConsentRegistry", function () {
       .deploy([a.address, b.address], [signingKey("authority-a"), signingKey("authority-b")], 0);
     const identities = await (await ethers.getContractFactory("IdentityRegistry")).deploy(await registry.getAddress());
     const consents = await (await ethers.getContractFactory("ConsentRegistry"))
-      .deploy(await registry.getAddress(), await identities.getAddress());
+      .deploy(await registry.getAddress(), await identities.getAddress(), ethers.ZeroAddress); // relayed mode
     const enroll = (seed, role) => identities.connect(a).enroll(keyId(seed), role, signingKey(seed), kemKey(seed));
     await enroll("patient", Role.Patient);
     await enroll("clinician", Role.Clinician);
@@ -87,11 +87,11 @@ describe("IdentityRegistry and ConsentRegistry", function () {
 
   it("Should record a patient's grant and revocation with the signature in the event", async function () {
     const { consents, a } = await loadFixture(deployed);
-    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 1, signature(1)))
+    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 1, "0x", signature(1)))
       .to.emit(consents, "ConsentChanged")
       .withArgs(keyId("patient"), keyId("clinician"), true, 0, 1, signature(1));
     expect(await consents.hasConsent(keyId("patient"), keyId("clinician"))).to.equal(true);
-    await consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), false, 0, 2, signature(2));
+    await consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), false, 0, 2, "0x", signature(2));
     expect(await consents.hasConsent(keyId("patient"), keyId("clinician"))).to.equal(false);
     const stored = await consents.consentOf(keyId("patient"), keyId("clinician"));
     expect([stored.granted, stored.nonce]).to.deep.equal([false, 2n]);
@@ -101,7 +101,7 @@ describe("IdentityRegistry and ConsentRegistry", function () {
   it("Should end a time-limited consent at its notAfter time", async function () {
     const { consents, a } = await loadFixture(deployed);
     const until = (await time.latest()) + 3600;
-    await consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, until, 1, signature(1));
+    await consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, until, 1, "0x", signature(1));
     expect(await consents.hasConsent(keyId("patient"), keyId("clinician"))).to.equal(true);
     await time.increaseTo(until + 1);
     expect(await consents.hasConsent(keyId("patient"), keyId("clinician"))).to.equal(false);
@@ -109,16 +109,16 @@ describe("IdentityRegistry and ConsentRegistry", function () {
 
   it("Should refuse a replayed nonce, unknown parties, a non-authority relayer and a short signature", async function () {
     const { consents, a, outsider } = await loadFixture(deployed);
-    await consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 1, signature(1));
-    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 1, signature(1)))
+    await consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 1, "0x", signature(1));
+    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 1, "0x", signature(1)))
       .to.be.revertedWithCustomError(consents, "ConsentBadNonce").withArgs(1, 2);
-    await expect(consents.connect(a).setConsent(keyId("clinician"), keyId("clinician"), true, 0, 1, signature(1)))
+    await expect(consents.connect(a).setConsent(keyId("clinician"), keyId("clinician"), true, 0, 1, "0x", signature(1)))
       .to.be.revertedWithCustomError(consents, "ConsentUnknownPatient").withArgs(keyId("clinician"));
-    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("auditor"), true, 0, 2, signature(1)))
+    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("auditor"), true, 0, 2, "0x", signature(1)))
       .to.be.revertedWithCustomError(consents, "ConsentBadGrantee").withArgs(keyId("auditor"));
-    await expect(consents.connect(outsider).setConsent(keyId("patient"), keyId("clinician"), true, 0, 2, signature(1)))
+    await expect(consents.connect(outsider).setConsent(keyId("patient"), keyId("clinician"), true, 0, 2, "0x", signature(1)))
       .to.be.revertedWithCustomError(consents, "ConsentNotRelayer").withArgs(outsider.address);
-    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 2, "0x12"))
+    await expect(consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 2, "0x", "0x12"))
       .to.be.revertedWithCustomError(consents, "ConsentBadSignature").withArgs(1);
   });
 });
