@@ -4,7 +4,7 @@ const fs = require("fs");
 const path = require("path");
 const hre = require("hardhat");
 
-const SHIPPED = ["AuthorityRegistry", "RecordAnchor", "ModelRegistry", "IdentityRegistry", "ConsentRegistry"];
+const SHIPPED = ["AuthorityRegistry", "RecordAnchor", "ModelRegistry", "IdentityRegistry", "ConsentRegistry", "MLDSA65Keys"];
 const OUT_DIR = path.join(__dirname, "..", "bindaas", "chain", "artifacts");
 
 async function main() {

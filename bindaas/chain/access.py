@@ -27,6 +27,7 @@ from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidIn
 ROLES = ("none", "patient", "clinician", "auditor", "authority")
 ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768) in its Enrolled event
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
+CONSENT_GAS_LIMIT = 12_000_000  # a consent change checked on chain uses about 6.9 M (messages are 142 bytes)
 _IDENTITY_OF = "0x" + keccak(text="identityOf(bytes32)")[:4].hex()
 _ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
 _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
@@ -137,6 +138,8 @@ class AccessChain:
         self.identities = chain.w3.eth.contract(address=deployment.identities,
                                                 abi=load_artifact("IdentityRegistry")["abi"])
         self.consents = chain.w3.eth.contract(address=deployment.consents, abi=load_artifact("ConsentRegistry")["abi"])
+        self.mldsa_keys = (chain.w3.eth.contract(address=deployment.mldsa_keys, abi=load_artifact("MLDSA65Keys")["abi"])
+                           if deployment.mldsa_keys else None)
         self._keys: dict[str, tuple[bytes, bytes]] = {}  # key id -> (signing key, kem key); immutable once enrolled
         self._raw: dict[str, tuple[int, tuple | None]] = {}
         self._identities: dict[str, tuple[tuple, Identity]] = {}
@@ -243,11 +246,55 @@ class AccessChain:
     def next_nonce(self, patient: str) -> int:
         return self.chain.call(lambda: self.consents.functions.nonceOf(_b32(patient)).call(), "nonceOf") + 1
 
-    def set_consent(self, statement: ConsentStatement, signature: bytes) -> TxReceipt:
-        """Relay a patient-signed change; the caller checked the signature first."""
+    @property
+    def consent_verified_on_chain(self) -> bool:
+        """Whether the consent registry checks patients' signatures itself (and anyone may relay)."""
+        return self.mldsa_keys is not None
+
+    @property
+    def relayer(self) -> str:
+        """The account that relays consent changes: in on-chain mode a node account that is not an authority
+        (none is needed: the contract checks the signature), else the client's authority account."""
+        if not self.consent_verified_on_chain:
+            return self.chain.sender
+        authorities = {a.lower() for a in self.chain.deployment.authorities}
+        accounts = self.chain.call(lambda: self.chain.w3.eth.accounts, "eth_accounts")
+        return next((a for a in reversed(accounts) if a.lower() not in authorities), self.chain.sender)
+
+    def ensure_key_proven(self, public_key: bytes, *, sender: str | None = None) -> list[TxReceipt]:
+        """Register ``public_key`` with its expansion in the on-chain verifier and prove the expansion (a register
+        transaction and three of two rows each), unless that is done; returns the receipts of what was sent."""
+        assert self.mldsa_keys is not None, "relayed mode has no on-chain verifier"
+        from bindaas.crypto.mldsa_expand import expand_a
+
+        key_id = keccak(public_key)
+        sender = sender or self.relayer
+        receipts = []
+        if self.chain.call(lambda: self.mldsa_keys.functions.isProven(key_id).call(), "isProven"):
+            return receipts
+        registered = self.chain.call(lambda: self.mldsa_keys.functions.keyOf(key_id).call(), "keyOf")
+        if int(registered[0], 16) == 0:
+            receipts.append(self.chain.transact(self.mldsa_keys.functions.register(public_key, expand_a(public_key)),
+                                                "MLDSA65Keys.register", sender=sender))
+        for first in (0, 2, 4):
+            receipts.append(self.chain.transact(self.mldsa_keys.functions.prove(key_id, first, first + 2),
+                                                "MLDSA65Keys.prove", sender=sender))
+        return receipts
+
+    def set_consent(self, statement: ConsentStatement, signature: bytes, *, patient_key: bytes = b"",
+                    sender: str | None = None) -> TxReceipt:
+        """Relay a patient-signed change; the caller checked the signature first. In on-chain mode the contract
+        checks it again against ``patient_key`` (registered and proven first if need be), and ``sender`` (default:
+        the relayer, not an authority) may be any funded account."""
+        if self.consent_verified_on_chain:
+            sender = sender or self.relayer
+            self.ensure_key_proven(patient_key, sender=sender)
+        # An explicit limit on chain-checked changes (about 6.9 M gas used): Hardhat 2.29's estimator probes at
+        # three times the gas used, above the 16,777,216 per-transaction cap, and refuses.
         return self.chain.transact(self.consents.functions.setConsent(
             _b32(statement.patient), _b32(statement.grantee), statement.granted, statement.not_after,
-            statement.nonce, signature), "setConsent")
+            statement.nonce, patient_key, signature), "setConsent", sender=sender,
+            gas=CONSENT_GAS_LIMIT if self.consent_verified_on_chain else None)
 
     def consent(self, patient: str, grantee: str) -> Consent:
         """The consent in force now, read from the chain, with the patient's signature checked."""

@@ -24,7 +24,8 @@ def load_artifact(name: str) -> dict[str, Any]:
 def custom_errors() -> dict[bytes, tuple[str, list[str], list[str]]]:
     """Map of 4-byte selector -> (error name, argument types, argument names) over every shipped contract."""
     errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
-    for name in ("AuthorityRegistry", "RecordAnchor", "ModelRegistry", "IdentityRegistry", "ConsentRegistry"):
+    for name in ("AuthorityRegistry", "RecordAnchor", "ModelRegistry", "IdentityRegistry", "ConsentRegistry",
+                 "MLDSA65Keys"):
         for item in load_artifact(name)["abi"]:
             if item["type"] == "error":
                 types = [arg["type"] for arg in item["inputs"]]

@@ -194,10 +194,10 @@ class ChainClient:
         """Run a read against the chain with this client's locking and error translation."""
         return self._guard(fn, what)
 
-    def transact(self, fn: Any, what: str, *, sender: str | None = None) -> TxReceipt:
-        """Send a contract call (as ``sender`` or this client's sender); the watcher sees the change at once,
-        not one poll later."""
-        receipt = self._transact(fn, what, sender=sender)
+    def transact(self, fn: Any, what: str, *, sender: str | None = None, gas: int | None = None) -> TxReceipt:
+        """Send a contract call (as ``sender`` or this client's sender; with ``gas`` as its limit, else estimated);
+        the watcher sees the change at once, not one poll later."""
+        receipt = self._transact(fn, what, sender=sender, gas=gas)
         if self._watched_head is not None:
             self.refresh()
         return receipt
@@ -416,18 +416,20 @@ class ChainClient:
 
     # ------------------------------------------------------------------ writes
 
-    def _transact(self, fn: Any, what: str, *, sender: str | None = None) -> TxReceipt:
+    def _transact(self, fn: Any, what: str, *, sender: str | None = None, gas: int | None = None) -> TxReceipt:
+        limit = {"gas": gas} if gas else {}
+
         def send() -> TxReceipt:
             if self._account is not None and sender is None:
                 tx = fn.build_transaction({
                     "from": self._account.address,
                     "nonce": self.w3.eth.get_transaction_count(self._account.address, "pending"),
-                    "chainId": self.chain_id,
+                    "chainId": self.chain_id, **limit,
                 })
                 signed = self._account.sign_transaction(tx)
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             else:
-                tx_hash = fn.transact({"from": sender or self.sender})
+                tx_hash = fn.transact({"from": sender or self.sender, **limit})
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s,
                                                                poll_latency=0.02)
             if receipt["status"] != 1:
@@ -485,10 +487,16 @@ def _fresh_deployer(w3: Web3) -> str:
 
 
 def deploy(w3: Web3, *, authorities: Sequence[str], public_keys: Sequence[bytes], threshold: int = 0,
-           deployer: str | None = None) -> Deployment:
-    """Deploy the registry (with ``authorities`` and their ML-DSA keys, policy k = ``threshold`` or N) and the
-    anchor contract, using unlocked accounts of the node."""
+           deployer: str | None = None, consent_verification: str = "auto") -> Deployment:
+    """Deploy the registry (with ``authorities`` and their ML-DSA keys, policy k = ``threshold`` or N), the anchor,
+    model, identity and consent contracts, using unlocked accounts of the node. ``consent_verification``: "chain"
+    (the consent registry checks patients' ML-DSA-65 signatures itself, through MLDSA65Keys; anyone relays),
+    "relayed" (authorities relay, readers check signatures off chain) or "auto": chain, except on the in-process
+    py-evm chain, where one verification costs seconds of CPU."""
     deployer = deployer or (_fresh_deployer(w3) if _embedded(w3) else authorities[0])
+    if consent_verification not in ("auto", "chain", "relayed"):
+        raise ValueError(f"consent_verification must be auto, chain or relayed, not {consent_verification!r}")
+    on_chain = consent_verification == "chain" or (consent_verification == "auto" and not _embedded(w3))
 
     def create(name: str, *args: Any) -> tuple[str, int]:
         artifact = load_artifact(name)
@@ -502,8 +510,10 @@ def deploy(w3: Web3, *, authorities: Sequence[str], public_keys: Sequence[bytes]
         anchor, _ = create("RecordAnchor", registry)
         models, _ = create("ModelRegistry", registry)
         identities, _ = create("IdentityRegistry", registry)
-        consents, _ = create("ConsentRegistry", registry, identities)
+        mldsa_keys = create("MLDSA65Keys")[0] if on_chain else None
+        consents, _ = create("ConsentRegistry", registry, identities, mldsa_keys or "0x" + "00" * 20)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise ChainUnavailable(f"deploy: chain node unreachable ({type(exc).__name__})") from exc
     return Deployment(chain_id=w3.eth.chain_id, registry=registry, anchor=anchor, deployed_block=block,
-                      authorities=list(authorities), models=models, identities=identities, consents=consents)
+                      authorities=list(authorities), models=models, identities=identities, consents=consents,
+                      mldsa_keys=mldsa_keys)

@@ -19,6 +19,8 @@ class Deployment:
     models: str | None = None
     identities: str | None = None
     consents: str | None = None
+    # The ML-DSA-65 key registry the consent registry verifies patients' signatures with (None: relayed mode).
+    mldsa_keys: str | None = None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,17 @@ REVERTS: dict[str, tuple[int, str | None, Callable[..., str]]] = {
     "ConsentBadGrantee": (422, "grantee", lambda g: f"{_hex(g)} is not an enrolled, active clinician or authority"),
     "ConsentBadNonce": (409, "nonce", lambda given, expected: f"nonce {given} is stale; the next is {expected}"),
     "ConsentBadSignature": (422, "signature", lambda n: f"an ML-DSA-65 signature is 3309 bytes, got {n}"),
+    "ConsentKeyMismatch": (422, "public_key", lambda p: f"the key given is not patient {_hex(p)}'s signing key"),
+    "ConsentForged": (422, "signature", lambda p: f"the chain checked the signature: it is not patient {_hex(p)}'s "
+                                                  "ML-DSA-65 signature of this consent change"),
+    "MLDSAKeyBadLength": (422, "public_key", lambda k, a: f"a key of {k} bytes with an expansion of {a}; ML-DSA-65 "
+                                                          "keys are 1952 bytes and their expansion 23040"),
+    "MLDSAKeyExists": (409, "public_key", lambda k: f"key {_hex(k)} is registered in the verifier already"),
+    "MLDSAKeyUnknown": (409, "public_key", lambda k: f"key {_hex(k)} is not registered in the on-chain verifier"),
+    "MLDSAKeyNotProven": (409, "public_key", lambda k, rows: f"key {_hex(k)}'s expansion is not proven yet "
+                                                            f"(rows proven: {rows:06b})"),
+    "MLDSAKeyBadRows": (422, None, lambda a, b: f"rows {a}..{b} are not a range of the six rows of A"),
+    "MLDSAKeyStoreFailed": (409, None, lambda: "the expanded key could not be stored"),
     "IdentityNotAuthority": (403, None, lambda a: f"{a} is not an active authority and may not enrol or revoke"),
     "IdentityKeyMismatch": (422, "public_key", lambda k: f"{_hex(k)} is not keccak256 of the key given"),
     "IdentityBadKeyLength": (422, "public_key", lambda s, k: f"keys of {s} and {k} bytes; ML-DSA-65 keys are 1952 "

@@ -57,7 +57,7 @@ def change_consent(change: ConsentChange, services: ServicesDep, caller: CallerD
     signature = unb64(change.signature, field="signature")
     PublicKey(caller.identity.signing_key).verify(signature, statement.message(), context=CONSENT_CONTEXT,
                                                   field="signature")
-    receipt = services.access.set_consent(statement, signature)
+    receipt = services.access.set_consent(statement, signature, patient_key=caller.identity.signing_key)
     with services.sessions() as session:
         if change.granted:
             keys = wrap_patient_records(session, patient=caller.key_id, reader=grantee,
@@ -68,7 +68,7 @@ def change_consent(change: ConsentChange, services: ServicesDep, caller: CallerD
     services.audit.record(action="consent", agent=caller.key_id, role=caller.role, patient=caller.key_id,
                           success=True, detail=f"consent {verb} for {grantee} (nonce {change.nonce})")
     return {**services.access.consent(caller.key_id, grantee).to_json(), "tx_hash": receipt.tx_hash,
-            "block": receipt.block_number, "wrapped_keys_added" if change.granted else "wrapped_keys_removed": keys}
+            "block": receipt.block_number, "signature_checked_on_chain": services.access.consent_verified_on_chain, "wrapped_keys_added" if change.granted else "wrapped_keys_removed": keys}
 
 
 @router.get("")
