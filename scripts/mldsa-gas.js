@@ -31,6 +31,7 @@ async function main() {
   const median = (xs) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[Math.floor(xs.length / 2)];
   const max = (xs) => xs.reduce((a, b) => (a > b ? a : b));
   console.log(`mldsa65_verify_gas=${median(verifyGas)} kat_vectors_passed=${passed}/${vectors.length}`);
+  if (passed !== vectors.length) process.exitCode = 1;
   console.log(`# verification transaction gas: median ${median(verifyGas)}, max ${max(verifyGas)} (messages up to ` +
               `${Math.max(...vectors.map((v) => (v.msg.length - 2) / 2))} bytes; calldata included)`);
   console.log(`# key registration: register ${median(registerGas)} (max ${max(registerGas)}), prove 6 rows in 3 ` +

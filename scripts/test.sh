@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, then runs
-#   1. the Hardhat contract tests and the JavaScript verifier's unit tests,
+#   1. the Hardhat contract tests, the NIST ML-DSA-65 vectors on chain and the JavaScript verifier's unit tests,
 #      (Debian's chromium and postgresql are installed first when missing: the browser tests and part 3 need them)
 #   2. pytest on SQLite against the embedded chain (py-evm), a Hardhat node (EDR) and anvil (revm), the browser
 #      tests in Chromium included,
@@ -22,6 +22,7 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
 npm ci --no-audit --no-fund
 npx hardhat test
+npx hardhat run scripts/mldsa-gas.js  # all 100 NIST ML-DSA-65 vectors through the on-chain verifier; fails unless all pass
 node --test js/verifier/test/
 .venv/bin/python -m pytest
 
