@@ -36,3 +36,13 @@ def test_real_fhir_bundles_match_the_reference():
                                                                                                    limit=20)]:
         assert canonical_json(bundle) == rfc8785.dumps(bundle)
         assert canonical_json(json.loads(canonical_json(bundle))) == canonical_json(bundle)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: abs(f) < 2**53) | st.integers(
+    -(2**53) + 1, 2**53 - 1) | st.sampled_from(["5.0,", "1e5", "12345678901234567", "ü"]), max_size=8))
+def test_numbers_and_look_alike_strings_take_the_exact_path_when_they_must(value):
+    """The fast path passes orjson's output through only when nothing in it could differ from RFC 8785; integral
+    floats, exponents, long digit runs and non-ASCII (or strings that look like them) take the exact path."""
+    for candidate in (value, {"v": value}, *value):
+        assert canonical_json(candidate) == rfc8785.dumps(candidate)

@@ -31,12 +31,13 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
     node = HardhatNode()
     try:
         chain, authorities = deploy_authorities(node.url)
-        say(f"signing {records} + {records} envelopes before the timed phase")
+        say(f"signing 3 x {records} envelopes before the timed phase")
         cycled = [bundles[i % len(bundles)] for i in range(records)]
         bodies = [e.model_dump_json().encode() for e in signed_envelopes(cycled, chain, authorities)]
         bulk_envelopes = [e.model_dump_json() for e in signed_envelopes(cycled, chain, authorities)]
         bulk_bodies = [("{\"envelopes\":[" + ",".join(bulk_envelopes[i:i + 100]) + "]}").encode()
                        for i in range(0, len(bulk_envelopes), 100)]
+        import_lines = [e.model_dump_json().encode() for e in signed_envelopes(cycled, chain, authorities)]
         synthea = None
         samples = sorted((ROOT.parent / "shared" / "fhir-samples").glob("*.json"))
         if samples:
@@ -44,7 +45,7 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         result["communication"] = communication([b.decode() for b in bodies[:200]], synthea)
         data_dir = Path(tempfile.mkdtemp(prefix="bindaas-bench-"))
         say("ingest over HTTP against the Hardhat node")
-        result["hardhat"] = ingest(node.url, bodies, bulk_bodies, workers=workers, concurrency=concurrency,
+        result["hardhat"] = ingest(node.url, bodies, bulk_bodies, import_lines, workers=workers, concurrency=concurrency,
                                    duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment,
                                    submitter=authorities[0].key)
         say("the ingest floor: essential acceptance CPU per record, in process")
@@ -52,8 +53,11 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         result["floor"] = floor
         result["floor"]["ingest_vs_floor"] = round(result["hardhat"]["ingest_records_per_s"]
                                                    / floor["ingest_floor_records_per_s"], 3)
-        result["floor"]["bulk_vs_floor"] = round(result["hardhat"]["bulk_ingest_records_per_s"]
+        # Bulk ingest is the streaming import (the definition); the bulk request route is shown beside it.
+        result["floor"]["bulk_vs_floor"] = round(result["hardhat"]["import_records_per_s"]
                                                  / floor["ingest_floor_records_per_s"], 3)
+        result["floor"]["bulk_request_vs_floor"] = round(result["hardhat"]["bulk_request_records_per_s"]
+                                                         / floor["ingest_floor_records_per_s"], 3)
         result.update(verification(data_dir, chain))
         result.update(independent_verification(data_dir, chain, node.url))
         say("baseline: one transaction per record")

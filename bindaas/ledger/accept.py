@@ -18,7 +18,7 @@ from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import record_digest, signed_message
-from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
+from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, key_id, unb64
 from bindaas.errors import (BindaasError, OwnerNotAllowed, PayloadTooLarge, PolicyNotMet, UnknownSigner,
                             WrongDeployment)
 from bindaas.fhir.validate import validate_bundle
@@ -158,11 +158,20 @@ def accept_envelope(envelope: Envelope, *, chain: ChainClient, access: AccessCha
     return Accepted(stored, created)
 
 
+def _owner_key_id(envelope: Envelope) -> str:
+    """The owner's key id, or "" when the key is not even base64 (prepare_record names that problem)."""
+    try:
+        return key_id(unb64(envelope.owner.public_key, field="owner.public_key"))
+    except BindaasError:
+        return ""
+
+
 def accept_many(envelopes: list[Envelope], *, chain: ChainClient, access: AccessChain, sessions: sessionmaker[Session],
                 settings: Settings, service_public_key: bytes) -> list[Accepted | BindaasError]:
     """Check every envelope; store all that pass in one transaction. One result per envelope, in order."""
     results: list[Accepted | BindaasError] = []
     rows: list[RecordRow] = []
+    access.prefetch_identities({_owner_key_id(e) for e in envelopes} - {""})
     for envelope in envelopes:
         try:
             rows.append(prepare_record(envelope, chain=chain, access=access, settings=settings,
