@@ -116,6 +116,14 @@ contract IdentityRegistry {
         return _identities[keyId];
     }
 
+    /// @notice The identities enrolled under `keyIds`, in order: one call for a whole group of records' owners.
+    function identitiesOf(bytes32[] calldata keyIds) external view returns (Identity[] memory found) {
+        found = new Identity[](keyIds.length);
+        for (uint256 i = 0; i < keyIds.length; i++) {
+            found[i] = _identities[keyIds[i]];
+        }
+    }
+
     /// @notice Whether `keyId` is enrolled with `role` and not revoked.
     function isActive(bytes32 keyId, Role role) public view returns (bool) {
         Identity storage identity = _identities[keyId];

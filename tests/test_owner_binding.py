@@ -84,3 +84,25 @@ def test_a_forged_owner_written_straight_into_the_store_is_reported_invalid(serv
     report = service.client.verify("0x" + forged.digest().hex())
     assert (report["verdict"], report["failed_check"]) == ("invalid", "owner_identity")
     assert next(c for c in report["checks"] if c["name"] == "owner_signature")["ok"]
+
+
+def test_a_groups_owners_read_in_one_call_are_the_identities_read_one_by_one(deployed):
+    """The streaming import reads a group's new owners with one identitiesOf call; what it caches must be exactly
+    what identityOf says of each (enrolled, revoked, never enrolled)."""
+    from bindaas.chain.access import AccessChain
+    from bindaas.demo import enroll_patients
+
+    keys = [PrivateKey.generate() for _ in range(6)]
+    enroll_patients(deployed.chain, keys[:4])
+    one_by_one = AccessChain(deployed.chain)
+    one_by_one.revoke(keys[1].public_key().key_id)
+    ids = {k.public_key().key_id for k in keys}
+    expected = {k: one_by_one.enrolment(k) for k in ids}
+    grouped = AccessChain(deployed.chain)
+    deployed.chain.watch(0.2)
+    try:
+        grouped.prefetch_identities(ids)
+        assert {k: grouped.enrolment(k) for k in ids} == expected
+    finally:
+        deployed.chain.stop_watching()
+    assert sum(e is None for e in expected.values()) == 2 and expected[keys[1].public_key().key_id].revoked_block

@@ -29,6 +29,7 @@ ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
 CONSENT_GAS_LIMIT = 12_000_000  # a consent change checked on chain uses about 6.9 M (messages are 142 bytes)
 _IDENTITY_OF = "0x" + keccak(text="identityOf(bytes32)")[:4].hex()
+_IDENTITIES_OF = "0x" + keccak(text="identitiesOf(bytes32[])")[:4].hex()
 _ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
 _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
 
@@ -188,8 +189,9 @@ class AccessChain:
         return [{"to": self.identities.address, "data": _IDENTITY_OF + _b32(key_id).hex()}, "latest"]
 
     def prefetch_identities(self, key_ids: set[str]) -> None:
-        """Read the identities of ``key_ids`` not cached yet in one JSON-RPC batch, so that checking a group of
-        envelopes (the streaming import) costs one round trip for its new owners instead of one each."""
+        """Read the identities of ``key_ids`` not cached yet with one `identitiesOf` call, so that checking a group
+        of envelopes (the streaming import) costs the node one call for its new owners instead of one each (about
+        1 ms of the node's CPU each on Hardhat)."""
         if self._rpc is None:
             return
         epoch, fresh = self.chain.identity_epoch, self.chain.watch_fresh()
@@ -197,13 +199,17 @@ class AccessChain:
                          if not (fresh and (cached := self._raw.get(k)) is not None and cached[0] == epoch))
         if not missing:
             return
+        # identitiesOf(bytes32[]): the array's offset and length, then the key ids.
+        data = (_IDENTITIES_OF + (32).to_bytes(32, "big").hex() + len(missing).to_bytes(32, "big").hex()
+                + "".join(_b32(k).hex() for k in missing))
         try:
-            answers = self._rpc.batch("eth_call", [self._identity_call(k) for k in missing])
+            answer = self._rpc.call("eth_call", [{"to": self.identities.address, "data": data}, "latest"])
         except (ChainError, ChainUnavailable):
             return  # each identity is then read on its own, with that path's error handling
+        raw = bytes.fromhex(answer[2:])[64:]  # past the offset and length words: 5 words an identity
         with self._lock:
-            for key_id, answer in zip(missing, answers):
-                fields = _decode_identity(answer)
+            for i, key_id in enumerate(missing):
+                fields = _decode_identity("0x" + raw[160 * i:160 * (i + 1)].hex())
                 self._raw[key_id] = (epoch, fields if fields[1] else None)
 
     def enrolment(self, key_id: str) -> Enrolment | None:
