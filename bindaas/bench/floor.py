@@ -57,8 +57,10 @@ def ingest_floor(bodies: list[bytes], chain: ChainClient, *, settings: Settings)
     try:
         for body in bodies[:50]:
             essential(body)  # warm: parsed keys, identities, the schema validator
-        essential_s = _cpu_per_item(essential, bodies)
-        crypto_s = _cpu_per_item(crypto, envelopes)
+        # Three interleaved passes, the median of each: this shared VM drifts by 10% within a minute.
+        passes = [(_cpu_per_item(essential, bodies), _cpu_per_item(crypto, envelopes)) for _ in range(3)]
+        essential_s = sorted(p[0] for p in passes)[1]
+        crypto_s = sorted(p[1] for p in passes)[1]
         canonical_s = _cpu_per_item(lambda e: canonical_json(e.bundle), envelopes)
     finally:
         chain.stop_watching()
