@@ -14,7 +14,7 @@ from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import record_digest, signed_message
-from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, unb64
+from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, key_id, unb64
 from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.ledger.accept import prepare_record
 from bindaas.ledger.envelope import Envelope
@@ -56,9 +56,17 @@ def ingest_floor(bodies: list[bytes], chain: ChainClient, *, settings: Settings)
     chain.watch(settings.registry_poll_s)  # as the API does: registry state cached between its events
     try:
         for body in bodies[:50]:
-            essential(body)  # warm: parsed keys, identities, the schema validator
-        # Three interleaved passes, the median of each: this shared VM drifts by 10% within a minute.
-        passes = [(_cpu_per_item(essential, bodies), _cpu_per_item(crypto, envelopes)) for _ in range(3)]
+            essential(body)  # warm: parsed authority keys, the schema validator
+        # Three interleaved passes, the median of each: this shared VM drifts by 10% within a minute. Each pass
+        # takes records of owners no pass has seen, with no key id remembered: as the server meets a new owner.
+        size = (len(bodies) - 50) // 3
+        slices = [slice(50 + i * size, 50 + (i + 1) * size) for i in range(3)]
+
+        def measured(part: slice) -> tuple[float, float]:
+            key_id.cache_clear()
+            return _cpu_per_item(essential, bodies[part]), _cpu_per_item(crypto, envelopes[part])
+
+        passes = [measured(part) for part in slices]
         essential_s = sorted(p[0] for p in passes)[1]
         crypto_s = sorted(p[1] for p in passes)[1]
         canonical_s = _cpu_per_item(lambda e: canonical_json(e.bundle), envelopes)
