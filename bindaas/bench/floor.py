@@ -77,3 +77,32 @@ def ingest_floor(bodies: list[bytes], chain: ChainClient, *, settings: Settings)
             "canonical_json_cpu_ms": round(canonical_s * 1000, 3),
             "ingest_floor_records_per_s": round(cores / essential_s, 1),
             "floor_cpu_vs_crypto": round(essential_s / crypto_s, 3), "floor_cores": cores}
+
+
+def ingest_floor_in_fresh_process(bodies: list[bytes], rpc_url: str, deployment: Any, *,
+                                  settings: Settings) -> dict[str, float]:
+    """``ingest_floor`` in a new interpreter connected to ``rpc_url``, as a server worker is: the benchmark's own
+    process holds thousands of parsed bundles, whose garbage-collector passes would be charged to acceptance."""
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bodies.ndjson"
+        path.write_bytes(b"\n".join(bodies))
+        deployment.save(Path(folder) / "deployment.json")
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(_floor_from_files, str(path), rpc_url, str(Path(folder) / "deployment.json"),
+                               settings.fhir_validation).result()
+
+
+def _floor_from_files(bodies_path: str, rpc_url: str, deployment_path: str, fhir_validation: str) -> dict[str, float]:
+    from pathlib import Path
+
+    from bindaas.chain.client import connect
+    from bindaas.chain.deployment import Deployment
+
+    chain = ChainClient(connect(rpc_url), Deployment.load(Path(deployment_path)))
+    bodies = Path(bodies_path).read_bytes().split(b"\n")
+    return ingest_floor(bodies, chain, settings=Settings(fhir_validation=fhir_validation))

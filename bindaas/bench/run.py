@@ -12,7 +12,7 @@ from typing import Any, Callable
 from bindaas.bench.clinical import clinical_interop
 from bindaas.bench.imaging import imaging_bench
 from bindaas.bench.finality import interval_mining
-from bindaas.bench.floor import ingest_floor
+from bindaas.bench.floor import ingest_floor_in_fresh_process
 from bindaas.bench.ingest import baseline_per_tx, communication, computation, embedded_ingest, gas_per_record, ingest
 from bindaas.bench.verification import independent_verification, verification
 from bindaas.chain.hardhat import ROOT, HardhatNode
@@ -48,8 +48,9 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         result["hardhat"] = ingest(node.url, bodies, bulk_bodies, import_lines, workers=workers, concurrency=concurrency,
                                    duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment,
                                    submitter=authorities[0].key)
-        say("the ingest floor: essential acceptance CPU per record, in process")
-        floor = ingest_floor(bodies[:1550], chain, settings=Settings(fhir_validation="schema"))
+        say("the ingest floor: essential acceptance CPU per record, in a fresh process")
+        floor = ingest_floor_in_fresh_process(bodies[:1550], node.url, chain.deployment,
+                                              settings=Settings(fhir_validation="schema"))
         result["floor"] = floor
         result["floor"]["ingest_vs_floor"] = round(result["hardhat"]["ingest_records_per_s"]
                                                    / floor["ingest_floor_records_per_s"], 3)
