@@ -11,13 +11,16 @@ from starlette.concurrency import run_in_threadpool
 
 from bindaas.access.policy import authorize_record, unseen
 from bindaas.api.auth import CallerDep, require_role
+from bindaas.access.signin import Caller
 from bindaas.api.deps import ServicesDep
+from bindaas.api.services import Services
 from bindaas.api.params import RecordId
 from bindaas.api.routes.records import SUBMITTERS
 from bindaas.errors import NotFound
 from bindaas.ledger.imaging import open_object, store_object
 from bindaas.ledger.payload import open_payload
 from bindaas.store import repository
+from bindaas.store.models import RecordRow
 
 router = APIRouter(prefix="/records", tags=["imaging"])
 Sha3 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the object's SHA3-256, 64 lower-case hex digits")]
@@ -46,23 +49,28 @@ async def upload(record_id: RecordId, sha3: Sha3, request: Request, services: Se
     return {"record": row.id, "sha3": sha3, "bytes": len(data), "created": created}
 
 
+def _readable_object(services: Services, caller: Caller, record_id: str, sha3: str, *,
+                     action: str) -> tuple[RecordRow, bytes]:
+    """A stored DICOM object of a record the caller may read for ``action`` (the same refusal as for a missing
+    record otherwise), decrypted."""
+    with services.sessions() as session:
+        row = repository.get_record(session, record_id=record_id.lower())
+        stored = [o for o in repository.dicom_objects(session, record_id=record_id.lower()) if o.sha3 == sha3]
+    row = authorize_record(caller, row=row, record_id=record_id.lower(), action=action, content=True,
+                           access=services.access, audit=services.audit)
+    if not stored:
+        raise NotFound(f"record {row.id} has no stored DICOM object {sha3}", field="sha3")
+    return row, open_object(stored[0], services.service_key)
+
+
 @router.get("/{record_id}/objects/{sha3}", response_class=Response,
             responses={200: {"content": {DICOM: {}}, "description": "the DICOM object"}})
 def download(record_id: RecordId, sha3: Sha3, services: ServicesDep, caller: CallerDep) -> Response:
     """One DICOM object of a record the caller may read (the patient, consented readers); on the access log."""
-    with services.sessions() as session:
-        row = repository.get_record(session, record_id=record_id.lower())
-        stored = [o for o in repository.dicom_objects(session, record_id=record_id.lower()) if o.sha3 == sha3]
-    row = authorize_record(caller, row=row, record_id=record_id.lower(), action="export", content=True,
-                           access=services.access, audit=services.audit)
-    if not stored:
-        raise NotFound(f"record {row.id} has no stored DICOM object {sha3}", field="sha3")
-    data = open_object(stored[0], services.service_key)
+    row, data = _readable_object(services, caller, record_id, sha3, action="export")
     services.audit.record(action="export", agent=caller.key_id, role=caller.role, patient=row.patient_id,
                           record=row.id, success=True, detail=f"DICOM object {sha3[:16]}… read")
     return Response(data, media_type=DICOM)
-
-
 
 
 @router.post("/{record_id}/objects/{sha3}/predict")
@@ -74,15 +82,8 @@ def predict_object(record_id: RecordId, sha3: Sha3, services: ServicesDep, calle
     from bindaas.imaging.pixels import rgb_from_bytes
 
     require_role(caller, *PREDICTORS, doing="request predictions")
-    with services.sessions() as session:
-        row = repository.get_record(session, record_id=record_id.lower())
-        stored = [o for o in repository.dicom_objects(session, record_id=record_id.lower()) if o.sha3 == sha3]
-    row = authorize_record(caller, row=row, record_id=record_id.lower(), action="predict", content=True,
-                           access=services.access, audit=services.audit)
-    if not stored:
-        raise NotFound(f"record {row.id} has no stored DICOM object {sha3}", field="sha3")
-    answer = predict_pixels(services, rgb_from_bytes(open_object(stored[0], services.service_key), DICOM),
-                            model_id=model_id)
+    row, data = _readable_object(services, caller, record_id, sha3, action="predict")
+    answer = predict_pixels(services, rgb_from_bytes(data, DICOM), model_id=model_id)
     services.audit.record(action="predict", agent=caller.key_id, role=caller.role, patient=row.patient_id,
                           record=row.id, success=True, detail=f"imaging prediction on DICOM object {sha3[:16]}…")
     return answer
