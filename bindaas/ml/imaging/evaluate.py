@@ -3,12 +3,13 @@ over duplicate groups, the cost of each, what an ungrouped split would have clai
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -96,8 +97,6 @@ def _leaky_auroc(pixels: np.ndarray, y: np.ndarray, groups: np.ndarray, split: A
 
 def _picture(model: Any, path: Path) -> bytes:
     """The image and its Grad-CAM overlay side by side, with the probability in the file's metadata."""
-    import io
-
     rgb = np.asarray(Image.open(path).convert("RGB"))
     probability, cam = grad_cam(model, rgb)
     overlay = Image.open(io.BytesIO(heatmap_png(rgb, cam)))
@@ -107,8 +106,6 @@ def _picture(model: Any, path: Path) -> bytes:
     canvas.paste(original, (0, 0))
     canvas.paste(overlay, (original.width + 8, 0))
     out = io.BytesIO()
-    from PIL import PngImagePlugin
-
     info = PngImagePlugin.PngInfo()
     info.add_text("Description", f"Br35H test image {path.name}: tumour probability {probability:.3f}")
     canvas.save(out, format="PNG", pnginfo=info, optimize=True)
