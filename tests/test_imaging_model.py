@@ -138,3 +138,20 @@ def test_a_consented_clinician_gets_a_heatmap_for_a_stored_mri_record(service, i
     assert base64.b64decode(answer["heatmap"]["png_base64"]).startswith(b"\x89PNG")
     log = patient.client.access_log(patient.key_id)["events"]
     assert ("predict", clinician.key_id, True) in [(e["action"], e["agent"], e["success"]) for e in log]
+
+
+def test_the_evaluation_command_compares_the_three_detectors_on_one_grouped_split(tmp_path, capsys):
+    """`bindaas evaluate --dataset br35h` on a small slice (the full set is a 11-minute command, not CI)."""
+    import json
+
+    from bindaas.cli import main
+
+    assert main(["evaluate", "--dataset", "br35h", "--limit", "100", "--epochs", "1", "--resamples", "50",
+                 "--plots", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 100 and result["duplicates"]["groups_across_sides"] == 0
+    assert set(result["models"]) == {"lite0-frozen", "lite0-finetune", "small-cnn"}
+    for scores in result["models"].values():
+        low, high = scores["ci95"]["auroc"]
+        assert low <= scores["auroc"] <= high and scores["train_seconds"] > 0
+    assert (tmp_path / "br35h-gradcam.png").read_bytes().startswith(b"\x89PNG")
