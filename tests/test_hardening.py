@@ -131,10 +131,12 @@ def test_an_unauthenticated_flood_cannot_make_the_service_anchor_more_than_its_b
     chain, _ = deploy_authorities(None)
     services = build_services(settings, chain)
     with running_server(create_app(settings, services=services)) as url:
+        started = time.monotonic()
         for i in range(60):
             key_id = "0x" + f"{i:064x}"
             nonce = httpx.post(f"{url}/auth/challenge", json={"key_id": key_id}).json()["nonce"]
             httpx.post(f"{url}/auth/token", json={"key_id": key_id, "nonce": nonce, "signature": b64(b"\0" * 3309)})
+        flood_s = time.monotonic() - started
         time.sleep(1.0)
         with services.sessions() as session:
             from sqlalchemy import func, select
@@ -143,7 +145,9 @@ def test_an_unauthenticated_flood_cannot_make_the_service_anchor_more_than_its_b
             events = session.scalar(select(func.count()).select_from(AuditRow))
             audit_batches = [b for b in repository.list_batches(session) if b.kind == "audit"]
     services.engine.dispose()
-    assert events == 10  # the total limit: 60 failures, 10 audited one by one, the rest counted
+    # The total limit is a token bucket: a burst of 10, then one more every 6 s the flood lasts (a slow machine
+    # gets a few more); the rest of the 60 failures are counted into the next audited one.
+    assert 10 <= events <= 10 + int(flood_s / 6), (events, flood_s)
     assert len(audit_batches) <= 10
 
 
