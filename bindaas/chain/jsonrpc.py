@@ -1,6 +1,6 @@
 """A lean JSON-RPC client for the reads acceptance makes per record: one kept-alive HTTP/1.1 connection a thread,
 orjson, no middleware. web3's provider costs about 0.6 ms of CPU a call (requests, its session and adapters); this
-costs about a sixth of that, and a batch of calls shares one round trip."""
+costs about a sixth of that."""
 
 from __future__ import annotations
 
@@ -62,19 +62,3 @@ class KeepAliveRpc:
         if "error" in answer:
             raise ChainError(f"{method}: {answer['error'].get('message', answer['error'])}")
         return answer["result"]
-
-    def batch(self, method: str, params: list[list[Any]]) -> list[Any]:
-        """The results of many calls of ``method`` in one request, in order (a JSON-RPC batch)."""
-        if not params:
-            return []
-        answers = self._post(orjson.dumps([{"jsonrpc": "2.0", "id": i, "method": method, "params": p}
-                                           for i, p in enumerate(params)]))
-        by_id = {a.get("id"): a for a in answers} if isinstance(answers, list) else {}
-        out = []
-        for i in range(len(params)):
-            answer = by_id.get(i)
-            if answer is None or "error" in answer:
-                detail = answer.get("error", {}).get("message") if answer else "no answer"
-                raise ChainError(f"{method} (batched): {detail}")
-            out.append(answer["result"])
-        return out

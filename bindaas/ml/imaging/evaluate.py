@@ -17,11 +17,11 @@ from sklearn.preprocessing import StandardScaler
 
 from bindaas.ml.evaluate import with_intervals
 from bindaas.ml.imaging import br35h
-from bindaas.ml.imaging.duplicates import MAX_DISTANCE, difference_hash, duplicate_groups, duplicate_share
+from bindaas.ml.imaging.duplicates import MAX_DISTANCE, duplicate_share
 from bindaas.ml.imaging.fitting import KINDS, fit
 from bindaas.ml.imaging.gradcam import grad_cam, heatmap_png
-from bindaas.ml.imaging.networks import IMAGE_SIZE, Lite0Classifier, pooled_features, predict_logits
-from bindaas.ml.imaging.split import grouped_split
+from bindaas.ml.imaging.networks import IMAGE_SIZE, Lite0Classifier, pooled_features, predict_probabilities
+from bindaas.ml.imaging.split import prepare_br35h
 from bindaas.ml.nets import pick_device
 
 
@@ -30,15 +30,13 @@ def evaluate_br35h(*, limit: int | None = None, kinds: tuple[str, ...] = KINDS, 
                    progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """Train and test every kind on the same grouped split of Br35H (or a stratified ``limit`` of it)."""
     torch_device = pick_device(device)
-    images = br35h.br35h_images(limit=limit, seed=seed)
     started = time.perf_counter()
-    groups = duplicate_groups([difference_hash(p) for p in images.paths])
-    split = grouped_split(images.labels, groups, seed=seed)
+    prepared = prepare_br35h(limit=limit, seed=seed, size=IMAGE_SIZE)
+    prepared_s = time.perf_counter() - started
+    images, groups, split, pixels = prepared.images, prepared.groups, prepared.split, prepared.pixels
     progress(f"{len(images)} images, {len(np.unique(groups))} duplicate groups "
              f"({duplicate_share(groups):.0%} of images have a near-duplicate); split {len(split.train)} / "
              f"{len(split.val)} / {len(split.test)}")
-    pixels = br35h.load_pixels(images, IMAGE_SIZE)
-    prepared_s = time.perf_counter() - started
     y = images.labels
     rng = np.random.default_rng(seed)
     models: dict[str, Any] = {}
@@ -48,7 +46,7 @@ def evaluate_br35h(*, limit: int | None = None, kinds: tuple[str, ...] = KINDS, 
         fitted = fit(kind, (pixels[split.train], y[split.train]), (pixels[split.val], y[split.val]),
                      device=torch_device, seed=seed, epochs=epochs, progress=progress)
         t0 = time.perf_counter()
-        p = 1 / (1 + np.exp(-predict_logits(fitted.model, pixels[split.test])))
+        p = predict_probabilities(fitted.model, pixels[split.test])
         per_image_ms = 1000 * (time.perf_counter() - t0) / len(split.test)
         models[kind] = {**with_intervals(y[split.test], p, 0.5, resamples=resamples, rng=rng,
                                          groups=groups[split.test]),

@@ -92,6 +92,11 @@ def predict_logits(model: nn.Module, pixels: np.ndarray, *, device: torch.device
                            for i in range(0, len(pixels), batch)]) if len(pixels) else np.empty(0)
 
 
+def predict_probabilities(model: nn.Module, pixels: np.ndarray, *, device: torch.device | str = "cpu") -> np.ndarray:
+    """The model's probability of a tumour for each image."""
+    return 1 / (1 + np.exp(-predict_logits(model, pixels, device=device)))
+
+
 @torch.no_grad()
 def pooled_features(model: Lite0Classifier, pixels: np.ndarray, *, device: torch.device | str = "cpu",
                     batch: int = 64) -> np.ndarray:

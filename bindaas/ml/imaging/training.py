@@ -13,10 +13,10 @@ import torch
 from bindaas.errors import InvalidInput
 from bindaas.ml.evaluate import scores
 from bindaas.ml.imaging import br35h
-from bindaas.ml.imaging.duplicates import MAX_DISTANCE, difference_hash, duplicate_groups
+from bindaas.ml.imaging.duplicates import MAX_DISTANCE
 from bindaas.ml.imaging.fitting import ARCHITECTURE, KINDS, fit
-from bindaas.ml.imaging.networks import IMAGE_SIZE, predict_logits
-from bindaas.ml.imaging.split import grouped_split
+from bindaas.ml.imaging.networks import IMAGE_SIZE, predict_probabilities
+from bindaas.ml.imaging.split import prepare_br35h
 from bindaas.ml.nets import cuda_available, pick_device
 from bindaas.ml.serving import IMAGING_TASK as TASK
 from bindaas.ml.training import TrainingStore, publish_model
@@ -38,14 +38,11 @@ def train_imaging_model(services: TrainingStore, *, kind: str, device: str = "au
     if device == "cuda" and not cuda_available():
         raise InvalidInput("device 'cuda' was asked for, but this server has no GPU (no CUDA device); use 'auto' or "
                            "'cpu'", field="device")
-    images = br35h.br35h_images(limit=limit, seed=seed)
-    groups = duplicate_groups([difference_hash(p) for p in images.paths])
-    split = grouped_split(images.labels, groups, seed=seed)
-    pixels = br35h.load_pixels(images, IMAGE_SIZE)
-    y = images.labels
+    prepared = prepare_br35h(limit=limit, seed=seed, size=IMAGE_SIZE)
+    images, split, pixels, y = prepared.images, prepared.split, prepared.pixels, prepared.images.labels
     fitted = fit(kind, (pixels[split.train], y[split.train]), (pixels[split.val], y[split.val]),
                  device=pick_device(device), seed=seed, epochs=epochs)
-    p_test = 1 / (1 + np.exp(-predict_logits(fitted.model, pixels[split.test])))
+    p_test = predict_probabilities(fitted.model, pixels[split.test])
     metrics = {k: round(v, 4) for k, v in scores(y[split.test], p_test, THRESHOLD).items()}
     metrics.update(test_n=len(split.test), train_n=len(split.train), val_n=len(split.val),
                    prevalence=round(float(y.mean()), 4))
