@@ -12,7 +12,7 @@ from typing import Any, Callable
 from bindaas.bench.clinical import clinical_interop
 from bindaas.bench.imaging import imaging_bench
 from bindaas.bench.finality import interval_mining
-from bindaas.bench.floor import ingest_floor_in_fresh_process
+from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
 from bindaas.bench.ingest import baseline_per_tx, communication, computation, embedded_ingest, gas_per_record, ingest
 from bindaas.bench.verification import independent_verification, verification
 from bindaas.chain.hardhat import ROOT, HardhatNode
@@ -24,6 +24,8 @@ from bindaas.fhir.datasets import dataset_bundles
 def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2, concurrency: int = 32,
               predict: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement, in one run on this machine."""
+    if records < FLOOR_BODIES:
+        raise ValueError(f"the bench needs at least {FLOOR_BODIES} records (the ingest floor alone checks that many)")
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))
     result["computation"] = computation(bundles[0])
@@ -49,7 +51,7 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
                                    duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment,
                                    submitter=authorities[0].key)
         say("the ingest floor: essential acceptance CPU per record, in a fresh process")
-        floor = ingest_floor_in_fresh_process(bodies[:1550], node.url, chain.deployment,
+        floor = ingest_floor_in_fresh_process(bodies[:FLOOR_BODIES], node.url, chain.deployment,
                                               settings=Settings(fhir_validation="schema"))
         result["floor"] = floor
         result["floor"]["ingest_vs_floor"] = round(result["hardhat"]["ingest_records_per_s"]

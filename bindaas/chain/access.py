@@ -35,11 +35,12 @@ _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool
 
 
 def _decode_identity(result: str) -> tuple:
-    """identityOf's ABI-encoded answer as (role, enrolledBlock, revokedBlock, enrolledBy, kemKeyHash)."""
+    """identityOf's ABI-encoded answer as (role, enrolledBlock, revokedBlock, enrolledBy, kemKeyHash); enrolledBy in
+    lower case (a checksum costs a keccak, and acceptance reads thousands of these without looking at it)."""
     raw = bytes.fromhex(result[2:])
     words = [raw[32 * i:32 * i + 32] for i in range(5)]
     return (int.from_bytes(words[0], "big"), int.from_bytes(words[1], "big"), int.from_bytes(words[2], "big"),
-            Web3.to_checksum_address(words[3][12:]), words[4])
+            "0x" + words[3][12:].hex(), words[4])
 
 
 def check_key_id(text: str, *, field: str) -> str:
@@ -232,7 +233,7 @@ class AccessChain:
             return cached[1]
         role, enrolled, revoked, by, _kem_hash = fields
         signing, kem = self._published_keys(key_id, enrolled)
-        found = Identity(key_id, ROLES[role], enrolled, revoked, by, signing, kem)
+        found = Identity(key_id, ROLES[role], enrolled, revoked, Web3.to_checksum_address(by), signing, kem)
         with self._lock:
             self._identities[key_id] = (fields, found)
         return found

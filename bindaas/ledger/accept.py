@@ -166,27 +166,35 @@ def _owner_key_id(envelope: Envelope) -> str:
         return ""
 
 
+def prepare_many(envelopes: list[Envelope], *, chain: ChainClient, access: AccessChain, settings: Settings,
+                 service_public_key: bytes) -> list[RecordRow | BindaasError]:
+    """Check every envelope of a group, as ``prepare_record`` does, reading the identities of the owners it has not
+    seen in one call first; one row or problem per envelope, in order."""
+    access.prefetch_identities({_owner_key_id(e) for e in envelopes} - {""})
+    out: list[RecordRow | BindaasError] = []
+    for envelope in envelopes:
+        try:
+            out.append(prepare_record(envelope, chain=chain, access=access, settings=settings,
+                                      service_public_key=service_public_key))
+        except BindaasError as exc:
+            out.append(exc)
+    return out
+
+
 def accept_many(envelopes: list[Envelope], *, chain: ChainClient, access: AccessChain, sessions: sessionmaker[Session],
                 settings: Settings, service_public_key: bytes) -> list[Accepted | BindaasError]:
     """Check every envelope; store all that pass in one transaction. One result per envelope, in order."""
-    results: list[Accepted | BindaasError] = []
-    rows: list[RecordRow] = []
-    access.prefetch_identities({_owner_key_id(e) for e in envelopes} - {""})
-    for envelope in envelopes:
-        try:
-            rows.append(prepare_record(envelope, chain=chain, access=access, settings=settings,
-                                       service_public_key=service_public_key))
-            results.append(Accepted(rows[-1], True))
-        except BindaasError as exc:
-            results.append(exc)
+    prepared = prepare_many(envelopes, chain=chain, access=access, settings=settings,
+                            service_public_key=service_public_key)
+    rows = [item for item in prepared if isinstance(item, RecordRow)]
     with sessions() as session:
         created = repository.insert_records(session, rows=rows)
     fresh = {row.id for row in created}
     out: list[Accepted | BindaasError] = []
-    for result in results:
-        if isinstance(result, Accepted):
-            rid = result.record.id
-            result = Accepted(result.record, rid in fresh)
-            fresh.discard(rid)  # the same envelope twice in one bulk is created once
-        out.append(result)
+    for item in prepared:
+        if isinstance(item, RecordRow):
+            out.append(Accepted(item, item.id in fresh))
+            fresh.discard(item.id)  # the same envelope twice in one bulk is created once
+        else:
+            out.append(item)
     return out
