@@ -7,8 +7,9 @@ who may read the record; it defaults to the owner, and it is signed, so nobody c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from bindaas.crypto.canonical import canonical_json
@@ -53,6 +54,20 @@ class Envelope(BaseModel):
 
     def message(self) -> bytes:
         return signed_message(self.digest(), chain_id=self.chain_id, registry=self.registry, patient=self.patient)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_json(model: type[Model], text: bytes | str) -> Model:
+    """``text`` parsed into ``model``: orjson builds the objects and pydantic validates them, about half of what
+    pydantic's own JSON parser costs for a 26 KB envelope (mostly base64 text). Text orjson refuses goes to
+    pydantic's parser, whose error names the place (``json_invalid``), so a bad body reads as it always did."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return model.model_validate_json(text)
+    return model.model_validate(data)
 
 
 def build_envelope(bundle: dict[str, Any], *, owner: PrivateKey, chain_id: int, registry: str,

@@ -23,7 +23,7 @@ from bindaas.api.routes.records import SUBMITTERS, _check_submitter, record_summ
 from bindaas.api.services import Services
 from bindaas.errors import BindaasError, PayloadTooLarge, Unsupported
 from bindaas.ledger.accept import Accepted, accept_many
-from bindaas.ledger.envelope import Envelope
+from bindaas.ledger.envelope import Envelope, validate_json
 from bindaas.observability import metrics
 
 router = APIRouter(prefix="/records", tags=["records"])
@@ -47,7 +47,7 @@ def _group(lines: list[tuple[int, bytes]], services: Services, caller: Caller, o
                 raise PayloadTooLarge(f"line is {len(text)} bytes; at most {settings.max_body_bytes}", field="line")
             if json_depth(text) > settings.max_json_depth:
                 raise BindaasError(f"line nests deeper than {settings.max_json_depth} levels", field="line")
-            envelope = Envelope.model_validate_json(text)
+            envelope = validate_json(Envelope, text)
             _check_submitter(caller, envelope)
             parsed.append((number, envelope))
         except ValidationError as exc:

@@ -20,7 +20,7 @@ from bindaas.api.services import Services
 from bindaas.crypto.mldsa import b64
 from bindaas.errors import BindaasError, Forbidden, RecordDamaged
 from bindaas.ledger.accept import accept_envelope, accept_many
-from bindaas.ledger.envelope import Envelope
+from bindaas.ledger.envelope import Envelope, validate_json
 from bindaas.ledger.payload import open_payload, wrapped_for
 from bindaas.ledger.receipt import build_receipt
 from bindaas.ledger.verify import verify_stored
@@ -78,11 +78,10 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 def _parse(model: type[Body], body: bytes) -> Body:
-    """The submission routes parse their bodies straight into the model (pydantic's JSON parser) on the worker
-    thread, instead of json.loads into dicts and validation on the event loop, the one thread all requests share.
-    Errors read as any other request validation error."""
+    """The submission routes parse their bodies into the model on the worker thread, not on the event loop, the
+    one thread all requests share. Errors read as any other request validation error."""
     try:
-        return model.model_validate_json(body)
+        return validate_json(model, body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
 
