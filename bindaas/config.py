@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     anchor_poll_s: float = Field(0.5, gt=0, description="How often the anchorer looks for rows it was not told of "
                                  "(other processes'); rows this process accepts wake it when they fall due.")
     anchor_retry_s: float = Field(1.0, gt=0, description="Pause after the chain failed before trying again.")
+    anchor_takeover_s: float = Field(60.0, gt=0, description="How long a batch another process claimed may stay "
+                                     "unanchored before this process sends it (the other died or lost the chain); "
+                                     "as long as a receipt may take, so a slow block is not sent twice.")
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
     confirmations: int = Field(0, ge=0, le=10_000, description="Blocks on top of an anchor before it counts as "
                                "final (0: final once mined, right for the embedded chain).")

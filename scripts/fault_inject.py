@@ -99,7 +99,8 @@ def run(*, records: int, kills: int, outage_s: float, database_url: str | None, 
         direct.deployment.save(data_dir / "deployment.json")
         env = {**os.environ, "BINDAAS_DATA_DIR": str(data_dir), "BINDAAS_RPC_URL": proxy.url,
                "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_ANCHOR_RETRY_S": "0.5",
-               "BINDAAS_RECEIPT_TIMEOUT_S": "10", "BINDAAS_TOKEN_TTL_S": "7200"}
+               "BINDAAS_RECEIPT_TIMEOUT_S": "10",
+               "BINDAAS_ANCHOR_TAKEOVER_S": "5", "BINDAAS_TOKEN_TTL_S": "7200"}
         if database_url:
             env["BINDAAS_DATABASE_URL"] = database_url
         bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))

@@ -50,3 +50,17 @@ def test_the_import_takes_ndjson_only(service):
     headers = {"authorization": service.client.http.headers["authorization"], "content-type": "application/json"}
     answer = httpx.post(f"{service.url}/records/import", content=b"{}", headers=headers)
     assert answer.status_code == 415 and answer.json()["field"] == "Content-Type"
+
+
+def test_a_line_that_is_not_json_is_named_malformed_and_the_lines_around_it_are_stored(service, framingham_bundles):
+    envelopes = signed_envelopes(framingham_bundles[6:8], service.chain, service.authorities)
+    lines = _lines(envelopes)
+    lines.insert(1, b'{"bundle": {"resourceType": "Bundle", "entry": [}\n')
+    headers = {"authorization": service.client.http.headers["authorization"], "content-type": "application/x-ndjson"}
+    answer = httpx.post(f"{service.url}/records/import", content=b"".join(lines), headers=headers, timeout=60)
+    results = [json.loads(x) for x in answer.text.splitlines()]
+    assert results.pop()["summary"] == {"lines": 3, "accepted": 2, "created": 2, "refused": 1}
+    problem = results[1]["problem"]
+    assert results[1]["line"] == 2 and problem["type"] == "urn:bindaas:problem:malformed-json"
+    assert problem["status"] == 422 and "JSON" in problem["detail"]
+    assert [r["line"] for r in results if "id" in r] == [1, 3]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +55,7 @@ class Anchorer:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.mining_times_ms: list[float] = []
+        self._mine: set[int] = set()  # batches this process claimed and has not anchored yet
 
     def run_once(self, *, force: bool = False) -> int:
         """Finish open batches, then seal and anchor at most one new batch of records and one of audit events.
@@ -63,7 +64,11 @@ class Anchorer:
         with self.sessions() as session:
             if self.settings.confirmations:
                 self._follow_finality(session)
-            for batch in repository.open_batches(session):
+            # Another process's batch is taken over only once it has gone unanchored for anchor_takeover_s (that
+            # process died, or lost the chain): taking over one it is still sending cost both processes a
+            # transaction, the second refused as a duplicate root.
+            claimed_before = None if force else repository.now() - timedelta(seconds=self.settings.anchor_takeover_s)
+            for batch in repository.open_batches(session, mine=self._mine, claimed_before=claimed_before):
                 anchored += self._anchor(session, batch)
             for ledger in (RecordRow, AuditRow):
                 anchored += self._seal(session, ledger, force=force)
@@ -89,6 +94,7 @@ class Anchorer:
                                        proofs=[[step.to_json() for step in proof] for proof in proofs])
         if batch is None:  # another anchorer took some of these rows first
             return 0
+        self._mine.add(batch.id)
         return self._anchor(session, batch)
 
     def _anchor(self, session: Session, batch: BatchRow) -> int:
@@ -116,6 +122,7 @@ class Anchorer:
         final = self.settings.confirmations == 0
         repository.mark_anchored(session, batch_id=batch.id, tx_hash=tx_hash, block_number=existing.block_number,
                                  block_time=existing.timestamp, gas_used=gas, final=final)
+        self._mine.discard(batch.id)
         metrics.anchor_batches.labels(batch.kind).inc()
         if gas:
             metrics.anchor_gas.labels(batch.kind).inc(gas)
@@ -135,6 +142,7 @@ class Anchorer:
                 log.warning("batch %s: its anchor in block %s was dropped by a reorganisation; sending it again",
                             batch.root, batch.block_number)
                 repository.mark_dropped(session, batch_id=batch.id)
+                self._mine.add(batch.id)  # the process that saw it dropped sends it again, at once
                 continue
             if found.block_number != batch.block_number:
                 tx_hash = self.chain.anchor_tx(bytes.fromhex(batch.root[2:]), found.block_number)

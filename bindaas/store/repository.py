@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timezone
 from functools import cache
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -149,9 +150,14 @@ def claim_batch(session: Session, *, root: str, records: list, proofs: list[list
     return batch
 
 
-def open_batches(session: Session) -> list[BatchRow]:
-    """Batches claimed but not yet confirmed anchored (after a crash or a chain outage)."""
-    return list(session.scalars(select(BatchRow).where(BatchRow.status != "anchored").order_by(BatchRow.id)))
+def open_batches(session: Session, *, mine: Collection[int] = (), claimed_before: datetime | None = None
+                 ) -> list[BatchRow]:
+    """Batches claimed but not yet confirmed anchored (after a crash or a chain outage). With ``claimed_before``,
+    only those claimed before then or whose id is in ``mine``: another process is still sending the rest."""
+    stmt = select(BatchRow).where(BatchRow.status != "anchored")
+    if claimed_before is not None:
+        stmt = stmt.where(or_(BatchRow.created_at < claimed_before, BatchRow.id.in_(list(mine))))
+    return list(session.scalars(stmt.order_by(BatchRow.id)))
 
 
 def batch_records(session: Session, *, batch_id: int, ledger: Ledger = RecordRow) -> list:
