@@ -1,7 +1,7 @@
 """The streaming import at scale: N Framingham-derived signed envelopes (owners enrolled, every envelope signed by
 its owner and three authorities ahead of the timed phase, in worker processes) streamed from an NDJSON file into
-``bindaas serve --workers 2`` on a Hardhat node; records/s, the server's peak memory, and that every record is
-anchored and verifies."""
+``bindaas serve --workers 2`` on a Hardhat node; records/s, the server's peak memory, that every record is
+anchored and verifies, and the ingest floor over the file's first lines, in the same run."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 
 from bindaas.bench._util import served
+from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
 from bindaas.chain.hardhat import HardhatNode
 from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
@@ -78,6 +80,7 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
             for lines in pool.map(_sign_slice, slices):
                 out.writelines(lines)
         say(f"signed {records} envelopes ({file.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f} s")
+        floor = _floor_of_first_lines(file, node.url, chain.deployment)
 
         chain.deployment.save(data_dir / "deployment.json")
         with served(data_dir, node.url, workers=workers, token_ttl_s="86400") as (url, group), \
@@ -96,7 +99,15 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
     return {"import_records": records, "import_patients": len(owners), "import_records_per_s": summary["records_per_s"],
             "import_seconds": summary["seconds"], "import_refused": summary["refused"],
             "import_server_peak_rss_mb": round(peak_kb / 1024, 1), "import_file_gb": round(file.stat().st_size / 1e9, 2),
-            "import_anchored": counts.get("anchored", 0), "import_verified_valid": valid}
+            "import_anchored": counts.get("anchored", 0), "import_verified_valid": valid, "floor": floor,
+            "import_vs_floor": round(summary["records_per_s"] / floor["ingest_floor_records_per_s"], 3)}
+
+
+def _floor_of_first_lines(file: Path, rpc_url: str, deployment: Any) -> dict[str, float]:
+    """The ingest floor (``bindaas.bench.floor``) over the file's first lines, in the same run as the import."""
+    with file.open("rb") as handle:
+        bodies = [line.rstrip(b"\n") for line in islice(handle, FLOOR_BODIES)]
+    return ingest_floor_in_fresh_process(bodies, rpc_url, deployment, settings=Settings(fhir_validation="schema"))
 
 
 def _verify_all(data_dir: Path, chain: Any) -> int:
