@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-
-from bindaas.bench._util import served
+from bindaas.bench._util import scratch_dir, served
 from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
 from bindaas.chain.hardhat import HardhatNode
 from bindaas.config import Settings
@@ -61,7 +59,7 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
     from bindaas.ndjson_import import Progress, import_file
 
     node = HardhatNode()
-    data_dir = Path(tempfile.mkdtemp(prefix="bindaas-import-"))
+    data_dir = scratch_dir("bindaas-import-")
     try:
         chain, authorities = deploy_authorities(node.url)
         owners = [PrivateKey.generate() for _ in range(min(patients, records))]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bindaas.bench._util import pct
+from bindaas.bench._util import pct, scratch_dir
 from bindaas.chain.hardhat import ROOT
 from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
@@ -27,7 +25,7 @@ def clinical_interop(*, calls: int = 200, searches: int = 50) -> dict[str, Any]:
     from bindaas.client import BindaasClient
     from bindaas.crypto.sealing import KemPrivateKey
 
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="bindaas-cds-")), fhir_validation="schema")
+    settings = Settings(data_dir=scratch_dir("bindaas-cds-"), fhir_validation="schema")
     chain, authorities = deploy_authorities(None)
     services = build_services(settings, chain)
     samples = sorted((ROOT.parent / "shared" / "fhir-samples").glob("*.json"))

@@ -3,15 +3,13 @@ chain does."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bindaas.bench._util import pct
+from bindaas.bench._util import pct, scratch_dir
 from bindaas.chain.hardhat import HardhatNode
 from bindaas.config import Settings
 from bindaas.demo import deploy_authorities, signed_envelopes
@@ -33,7 +31,7 @@ def interval_mining(bundles: list[dict], *, interval_s: float = 1.0, confirmatio
         envelopes = signed_envelopes([bundles[i % len(bundles)] for i in range(records)], chain, authorities)
         for method, params in (("evm_setAutomine", [False]), ("evm_setIntervalMining", [int(interval_s * 1000)])):
             httpx.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).raise_for_status()
-        data_dir = Path(tempfile.mkdtemp(prefix="bindaas-interval-"))
+        data_dir = scratch_dir("bindaas-interval-")
         settings = Settings(data_dir=data_dir, confirmations=confirmations, fhir_validation="schema")
         services = build_services(settings, chain)
         with running_server(create_app(settings, services=services)) as url, \

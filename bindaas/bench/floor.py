@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+from bindaas.api.routes.imports import GROUP
 from bindaas.chain.access import AccessChain
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
@@ -22,7 +23,6 @@ from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import record_digest, signed_message
 from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, key_id, openssl_public_key, unb64
 from bindaas.crypto.sealing import KemPrivateKey
-from bindaas.api.routes.imports import GROUP
 from bindaas.ledger.accept import prepare_many, prepare_record
 from bindaas.ledger.envelope import Envelope, validate_json
 from bindaas.ledger.payload import seal_payload

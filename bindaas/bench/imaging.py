@@ -3,7 +3,6 @@ hashes), and the latency of one imaging prediction with its Grad-CAM heatmap, in
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bindaas.bench._util import pct
+from bindaas.bench._util import pct, scratch_dir
 
 
 def dicom_mapping(*, rounds: int = 20) -> dict[str, Any]:
@@ -44,8 +43,8 @@ def imaging_prediction(*, calls: int = 30) -> dict[str, Any]:
     """One Br35H image → probability + Grad-CAM PNG: p50 / p99 in process, and over HTTP on the embedded chain
     with a lite0-frozen model trained on 120 images (the weights do not change the cost)."""
     from bindaas.api.app import create_app
-    from bindaas.api.services import build_services
     from bindaas.api.server import running_server
+    from bindaas.api.services import build_services
     from bindaas.client import BindaasClient
     from bindaas.config import Settings
     from bindaas.demo import deploy_authorities
@@ -63,7 +62,7 @@ def imaging_prediction(*, calls: int = 30) -> dict[str, Any]:
         heatmap_png(rgb, grad_cam(model, rgb)[1])
         in_process.append(1000 * (time.perf_counter() - t0))
     chain, authorities = deploy_authorities(None)
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="bindaas-bench-imaging-")))
+    settings = Settings(data_dir=scratch_dir("bindaas-bench-imaging-"))
     services = build_services(settings, chain=chain)
     http = []
     with running_server(create_app(settings, services=services)) as url, \

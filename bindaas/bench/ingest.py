@@ -16,13 +16,13 @@ from typing import Any, Callable
 import httpx
 
 from bindaas.bench._util import pct, served
+from bindaas.bench.loadgen import post_all
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import new_salt, record_digest, record_leaf
 from bindaas.crypto.merkle import merkle_root_and_proofs, root_from_proof
 from bindaas.crypto.mldsa import OWNER_CONTEXT, PrivateKey
-from bindaas.bench.loadgen import post_all
 
 
 def _timed_us(fn: Callable[[], Any], n: int, rounds: int = 5) -> float:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +10,7 @@ import numpy as np
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
+from bindaas.bench._util import scratch_dir
 from bindaas.client import BindaasClient
 from bindaas.config import Settings
 from bindaas.demo import deploy_authorities, signed_envelopes
@@ -47,7 +46,7 @@ def predict_bench(*, records: int = 600, rate: float = 200.0, requests: int = 10
         make_model(kind, device="cpu").fit(X, y)
         training[kind] = round(time.perf_counter() - started, 3)
 
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="bindaas-bench-")), fhir_validation="schema")
+    settings = Settings(data_dir=scratch_dir(), fhir_validation="schema")
     chain, authorities = deploy_authorities(None)
     services = build_services(settings, chain)
     bundles = list(dataset_bundles("framingham", limit=records))

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any, Callable
 
+from bindaas.bench._util import scratch_dir
 from bindaas.bench.clinical import clinical_interop
-from bindaas.bench.imaging import imaging_bench
 from bindaas.bench.finality import interval_mining
 from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
+from bindaas.bench.imaging import imaging_bench
 from bindaas.bench.ingest import baseline_per_tx, communication, computation, embedded_ingest, gas_per_record, ingest
 from bindaas.bench.verification import independent_verification, verification
 from bindaas.chain.hardhat import ROOT, HardhatNode
@@ -45,7 +44,7 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         if samples:
             synthea = signed_envelope(json.loads(samples[0].read_text()), chain, authorities).model_dump_json()
         result["communication"] = communication([b.decode() for b in bodies[:200]], synthea)
-        data_dir = Path(tempfile.mkdtemp(prefix="bindaas-bench-"))
+        data_dir = scratch_dir()
         say("ingest over HTTP against the Hardhat node")
         result["hardhat"] = ingest(node.url, bodies, bulk_bodies, import_lines, workers=workers, concurrency=concurrency,
                                    duration_s=duration_s, data_dir=data_dir, deployment=chain.deployment,
@@ -77,7 +76,7 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
     embedded_bodies = [e.model_dump_json().encode() for e in
                        signed_envelopes(bundles[:min(records, 1500)], embedded_chain, embedded_authorities)]
     result["embedded"] = embedded_ingest(embedded_bodies, embedded_chain, concurrency=concurrency,
-                                         duration_s=duration_s, data_dir=Path(tempfile.mkdtemp()),
+                                         duration_s=duration_s, data_dir=scratch_dir(),
                                          submitter=embedded_authorities[0].key)
     for key in ("ingest_records_per_s", "ingest_latency_p50_ms", "ingest_latency_p99_ms", "mining_time_p50_ms"):
         result[key] = result["hardhat"][key]
