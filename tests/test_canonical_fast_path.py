@@ -40,7 +40,8 @@ def test_real_fhir_bundles_match_the_reference():
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: abs(f) < 2**53) | st.integers(
-    -(2**53) + 1, 2**53 - 1) | st.sampled_from(["5.0,", "1e5", "12345678901234567", "ü"]), max_size=8))
+    -(2**53) + 1, 2**53 - 1) | st.sampled_from(["5.0,", "1e5", "12345678901234567", "ü", ":7.0}", '":8.0]', 'a\\', '\\":9.0,', "5e8ec47c",
+                     "-0.0"]), max_size=8))
 def test_numbers_and_look_alike_strings_take_the_exact_path_when_they_must(value):
     """The fast path passes orjson's output through only when nothing in it could differ from RFC 8785; integral
     floats, exponents, long digit runs and non-ASCII (or strings that look like them) take the exact path."""
