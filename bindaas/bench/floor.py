@@ -27,7 +27,7 @@ from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.ledger.accept import prepare_many, prepare_record
 from bindaas.ledger.envelope import Envelope, validate_json
 from bindaas.ledger.payload import seal_payload
-from bindaas.store.models import RecordRow
+from bindaas.store.models import NewRecord
 
 
 WARM = 50
@@ -51,7 +51,7 @@ def ingest_floor(bodies: list[bytes], chain: ChainClient, *, settings: Settings)
     def essential(group: list[bytes]) -> None:
         prepared = prepare_many([validate_json(Envelope, body) for body in group], chain=chain, access=access,
                                 settings=settings, service_public_key=service_key)
-        refused = [item for item in prepared if not isinstance(item, RecordRow)]
+        refused = [item for item in prepared if not isinstance(item, NewRecord)]
         if refused:
             raise RuntimeError(f"the floor's envelopes must all pass: {refused[0]}")
 

@@ -26,12 +26,12 @@ from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import seal_payload
 from bindaas.store import repository
 from bindaas.store.group_commit import RecordWriter
-from bindaas.store.models import RecordRow
+from bindaas.store.models import NewRecord, RecordRow
 
 
 @dataclass(frozen=True)
 class Accepted:
-    record: RecordRow
+    record: NewRecord | RecordRow  # as accepted now, or as stored before (the same envelope sent again)
     created: bool
 
 
@@ -108,8 +108,8 @@ def check_owner(envelope: Envelope, owner: PublicKey, access: AccessChain, *, bl
 
 
 def prepare_record(envelope: Envelope, *, chain: ChainClient, access: AccessChain, settings: Settings,
-                   service_public_key: bytes) -> RecordRow:
-    """Check ``envelope`` completely and return the row to store (payload encrypted, its key wrapped for the
+                   service_public_key: bytes) -> NewRecord:
+    """Check ``envelope`` completely and return the record to store (payload encrypted, its key wrapped for the
     service's ML-KEM key); raises the first problem found."""
     if len(envelope.endorsements) > settings.max_endorsements:
         raise PayloadTooLarge(f"{len(envelope.endorsements)} endorsements; at most {settings.max_endorsements}",
@@ -135,14 +135,13 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, access: AccessChai
 
     record_id = "0x" + digest.hex()
     payload, service_key = seal_payload(canonical, record_id=record_id, service_public_key=service_public_key)
-    row = RecordRow(
+    return NewRecord(
         id=record_id, patient_id=envelope.patient.lower(), payload=payload, service_key=service_key,
         salt=envelope.salt_bytes(),
         owner_public_key=owner_key.raw, owner_signature=owner_signature,
         endorsements=[e.model_dump() for e in envelope.endorsements], chain_id=envelope.chain_id,
-        registry_address=envelope.registry, accepted_at=repository.now(), accepted_block=block, status="accepted",
+        registry_address=envelope.registry, accepted_at=repository.now(), accepted_block=block,
     )
-    return row
 
 
 def accept_envelope(envelope: Envelope, *, chain: ChainClient, access: AccessChain, sessions: sessionmaker[Session],
@@ -154,8 +153,11 @@ def accept_envelope(envelope: Envelope, *, chain: ChainClient, access: AccessCha
     if writer is not None:
         return Accepted(*writer.insert(row))
     with sessions() as session:
-        stored, created = repository.insert_record(session, row=row)
-    return Accepted(stored, created)
+        if repository.insert_records(session, rows=[row]):
+            return Accepted(row, True)
+        stored = repository.get_record(session, record_id=row.id)
+    assert stored is not None
+    return Accepted(stored, False)
 
 
 def _owner_key_id(envelope: Envelope) -> str:
@@ -167,11 +169,11 @@ def _owner_key_id(envelope: Envelope) -> str:
 
 
 def prepare_many(envelopes: list[Envelope], *, chain: ChainClient, access: AccessChain, settings: Settings,
-                 service_public_key: bytes) -> list[RecordRow | BindaasError]:
+                 service_public_key: bytes) -> list[NewRecord | BindaasError]:
     """Check every envelope of a group, as ``prepare_record`` does, reading the identities of the owners it has not
     seen in one call first; one row or problem per envelope, in order."""
     access.prefetch_identities({_owner_key_id(e) for e in envelopes} - {""})
-    out: list[RecordRow | BindaasError] = []
+    out: list[NewRecord | BindaasError] = []
     for envelope in envelopes:
         try:
             out.append(prepare_record(envelope, chain=chain, access=access, settings=settings,
@@ -186,13 +188,13 @@ def accept_many(envelopes: list[Envelope], *, chain: ChainClient, access: Access
     """Check every envelope; store all that pass in one transaction. One result per envelope, in order."""
     prepared = prepare_many(envelopes, chain=chain, access=access, settings=settings,
                             service_public_key=service_public_key)
-    rows = [item for item in prepared if isinstance(item, RecordRow)]
+    rows = [item for item in prepared if isinstance(item, NewRecord)]
     with sessions() as session:
         created = repository.insert_records(session, rows=rows)
     fresh = {row.id for row in created}
     out: list[Accepted | BindaasError] = []
     for item in prepared:
-        if isinstance(item, RecordRow):
+        if isinstance(item, NewRecord):
             out.append(Accepted(item, item.id in fresh))
             fresh.discard(item.id)  # the same envelope twice in one bulk is created once
         else:

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from sqlalchemy.orm import Session, sessionmaker
 
 from bindaas.store import repository
-from bindaas.store.models import RecordRow
+from bindaas.store.models import NewRecord, RecordRow
 
 _STOP = object()
 
@@ -27,13 +27,13 @@ class RecordWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def insert(self, row: RecordRow, *, timeout_s: float = 60.0) -> tuple[RecordRow, bool]:
+    def insert(self, row: NewRecord, *, timeout_s: float = 60.0) -> tuple[NewRecord | RecordRow, bool]:
         """Commit ``row``; returns (stored row, created). The same digest twice yields the first row."""
         with self._start_lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="bindaas-record-writer", daemon=True)
                 self._thread.start()
-        done: Future[tuple[RecordRow, bool]] = Future()
+        done: Future[tuple[NewRecord | RecordRow, bool]] = Future()
         self._queue.put((row, done))
         return done.result(timeout=timeout_s)
 
@@ -60,7 +60,7 @@ class RecordWriter:
                 group.append(item)
             self._commit(group)
 
-    def _commit(self, group: list[tuple[RecordRow, Future]]) -> None:
+    def _commit(self, group: list[tuple[NewRecord, Future]]) -> None:
         try:
             with self.sessions() as session:
                 fresh = {row.id: row for row in repository.insert_records(session, rows=[r for r, _ in group])}

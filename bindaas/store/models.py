@@ -7,6 +7,7 @@ record digests, never clinical content.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
@@ -44,6 +45,31 @@ class RecordRow(Base):
     endorsements: Mapped[list] = mapped_column(JSON)  # [{key_id, authority, signature(b64)}]
 
     __table_args__ = (Index("ix_records_unbatched", "batch_id", "seq"),)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """An accepted record on its way into ``records``: the columns an insert writes (the database assigns ``seq``,
+    the anchorer the batch, leaf and proof). A plain value, not a mapped ``RecordRow``: building an ORM object
+    costs ~25 µs of instrumentation a record, and the insert is a Core statement that never needed one."""
+
+    id: str
+    patient_id: str
+    payload: bytes
+    service_key: bytes
+    salt: bytes
+    owner_public_key: bytes
+    owner_signature: bytes
+    endorsements: list
+    chain_id: int
+    registry_address: str
+    accepted_at: datetime
+    accepted_block: int
+    status: str = "accepted"
+
+    def to_row(self) -> RecordRow:
+        """The same record as a mapped row, for the ORM's own insert."""
+        return RecordRow(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 class BatchRow(Base):

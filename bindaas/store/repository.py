@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
-from bindaas.store.models import AuditRow, BatchRow, DicomObjectRow, ModelRow, RecordRow
+from bindaas.store.models import AuditRow, BatchRow, DicomObjectRow, ModelRow, NewRecord, RecordRow
 
 Ledger = type[RecordRow] | type[AuditRow]  # the two kinds of rows anchored in Merkle batches
 BATCH_KIND: dict[type, str] = {RecordRow: "records", AuditRow: "audit"}
@@ -39,27 +39,21 @@ def insert_record(session: Session, *, row: RecordRow) -> tuple[RecordRow, bool]
         return existing, False
 
 
-def insert_records(session: Session, *, rows: list[RecordRow]) -> list[RecordRow]:
-    """Insert ``rows`` in one transaction and return those newly created (with their ``seq``); ids already stored
-    are skipped. One multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``: the ORM's unit of work cost
-    more CPU per record than the rest of the commit."""
+def insert_records(session: Session, *, rows: list[NewRecord]) -> list[NewRecord]:
+    """Insert ``rows`` in one transaction and return those newly created; ids already stored are skipped. One
+    multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``: the ORM's unit of work cost more CPU per record
+    than the rest of the commit."""
     if not rows:
         return []
     unique = list({row.id: row for row in rows}.values())
     table = RecordRow.__table__
     dialect = session.get_bind().dialect.name
     if dialect not in _UPSERT:  # another database: the ORM path, one row at a time on conflict
-        return [row for row in unique if insert_record(session, row=_copy(row))[1]]
-    stmt = _UPSERT[dialect](table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(
-        table.c.id, table.c.seq)
-    created = dict(session.execute(stmt, [_insert_values(row) for row in unique]).all())
+        return [row for row in unique if insert_record(session, row=row.to_row())[1]]
+    stmt = _UPSERT[dialect](table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
+    created = set(session.scalars(stmt, [_insert_values(row) for row in unique]).all())
     session.commit()
-    fresh = []
-    for row in unique:
-        if row.id in created:
-            row.seq = created[row.id]
-            fresh.append(row)
-    return fresh
+    return [row for row in unique if row.id in created]
 
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -67,18 +61,15 @@ _SET_LATER = {"seq", "batch_id", "leaf_index", "proof"}  # assigned by the datab
 
 
 @cache
-def _inserted_columns() -> tuple[tuple[str, str], ...]:
-    """(column name, attribute) of every column an insert sets; read from the mapper once, not per row."""
+def inserted_columns() -> tuple[tuple[str, str], ...]:
+    """(column name, attribute) of every column an insert sets, as ``NewRecord`` names them; read from the mapper
+    once, not per row."""
     return tuple((attr.columns[0].name, attr.key) for attr in RecordRow.__mapper__.column_attrs
                  if attr.key not in _SET_LATER)
 
 
-def _insert_values(row: RecordRow) -> dict:
-    return {column: getattr(row, attribute) for column, attribute in _inserted_columns()}
-
-
-def _copy(row: RecordRow) -> RecordRow:
-    return RecordRow(**{c.key: getattr(row, c.key) for c in RecordRow.__mapper__.column_attrs if c.key != "seq"})
+def _insert_values(row: NewRecord) -> dict:
+    return {column: getattr(row, attribute) for column, attribute in inserted_columns()}
 
 
 def list_records(session: Session, *, limit: int, offset: int = 0, patient: str | None = None,

@@ -26,13 +26,13 @@ from bindaas.ledger.receipt import build_receipt
 from bindaas.ledger.verify import verify_stored
 from bindaas.observability import metrics
 from bindaas.store import repository
-from bindaas.store.models import BatchRow, RecordRow
+from bindaas.store.models import BatchRow, NewRecord, RecordRow
 
 router = APIRouter(prefix="/records", tags=["records"])
 SUBMITTERS = ("authority", "clinician", "patient")
 
 
-def record_summary(row: RecordRow) -> dict[str, Any]:
+def record_summary(row: NewRecord | RecordRow) -> dict[str, Any]:
     return {"id": row.id, "digest": row.id, "patient": row.patient_id, "status": row.status,
             "accepted_block": row.accepted_block,
             "links": {"self": f"/records/{row.id}", "verify": f"/records/{row.id}/verify"}}
