@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -25,8 +26,6 @@ STOP_WAIT_S = 30.0
 
 def reuse_port_supported() -> bool:
     """Whether this platform balances connections across ``SO_REUSEPORT`` sockets (Linux does)."""
-    import sys
-
     return hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,9 +158,12 @@ class AccessChain:
         self._lock = threading.Lock()
         endpoint = getattr(chain.w3.provider, "endpoint_uri", None)
         self._rpc = KeepAliveRpc(str(endpoint)) if endpoint and not chain.embedded else None
-        # POST /records meets a new owner in nearly every request: concurrent requests' reads share a call.
-        self._identity_reads: CoalescedReads[str, tuple] = CoalescedReads(
-            lambda keys: self.chain.call(lambda: self._identities_of(keys), "identitiesOf"))
+        self._identity_fields: Callable[[str], tuple]  # one key's identityOf fields, read from the chain
+        if self._rpc is not None:  # POST /records meets a new owner in nearly every request: reads share a call
+            self._identity_fields = CoalescedReads(
+                lambda keys: self.chain.call(lambda: self._identities_of(keys), "identitiesOf")).read
+        else:
+            self._identity_fields = lambda key_id: self.chain.call(lambda: self._identity_of(key_id), "identityOf")
 
     # ------------------------------------------------------------------ identities
 
@@ -171,8 +175,7 @@ class AccessChain:
         if cached is not None and cached[0] == epoch and self.chain.watch_fresh():
             return cached
         try:
-            fields = (self._identity_reads.read(key_id) if self._rpc is not None
-                      else self.chain.call(lambda: self._identity_of(key_id), "identityOf"))
+            fields = self._identity_fields(key_id)
         except ChainUnavailable:
             if cached is None:
                 raise

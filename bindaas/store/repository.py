@@ -61,7 +61,7 @@ _SET_LATER = {"seq", "batch_id", "leaf_index", "proof"}  # assigned by the datab
 
 
 @cache
-def inserted_columns() -> tuple[tuple[str, str], ...]:
+def _inserted_columns() -> tuple[tuple[str, str], ...]:
     """(column name, attribute) of every column an insert sets, as ``NewRecord`` names them; read from the mapper
     once, not per row."""
     return tuple((attr.columns[0].name, attr.key) for attr in RecordRow.__mapper__.column_attrs
@@ -69,7 +69,7 @@ def inserted_columns() -> tuple[tuple[str, str], ...]:
 
 
 def _insert_values(row: NewRecord) -> dict:
-    return {column: getattr(row, attribute) for column, attribute in inserted_columns()}
+    return {column: getattr(row, attribute) for column, attribute in _inserted_columns()}
 
 
 def list_records(session: Session, *, limit: int, offset: int = 0, patient: str | None = None,
