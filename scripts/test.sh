@@ -40,4 +40,4 @@ BINDAAS_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/post
   tests/test_bad_input.py tests/test_endorsement_policy.py tests/test_revocation.py tests/test_chain_outage.py \
   tests/test_crash_recovery.py tests/test_predict_api.py tests/test_signin.py tests/test_consent_gates_reads.py \
   tests/test_audit_trail.py tests/test_owner_binding.py tests/test_store_completeness.py tests/test_streaming_import.py \
-  tests/test_imaging_records.py tests/test_hardening.py
+  tests/test_imaging_records.py tests/test_hardening.py tests/test_sealed_groups.py

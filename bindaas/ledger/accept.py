@@ -22,6 +22,7 @@ from bindaas.crypto.mldsa import ENDORSEMENT_CONTEXT, OWNER_CONTEXT, PublicKey, 
 from bindaas.errors import (BindaasError, OwnerNotAllowed, PayloadTooLarge, PolicyNotMet, UnknownSigner,
                             WrongDeployment)
 from bindaas.fhir.validate import validate_bundle
+from bindaas.ledger.anchorer import Anchorer
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import seal_payload
 from bindaas.store import repository
@@ -184,13 +185,16 @@ def prepare_many(envelopes: list[Envelope], *, chain: ChainClient, access: Acces
 
 
 def accept_many(envelopes: list[Envelope], *, chain: ChainClient, access: AccessChain, sessions: sessionmaker[Session],
-                settings: Settings, service_public_key: bytes) -> list[Accepted | BindaasError]:
-    """Check every envelope; store all that pass in one transaction. One result per envelope, in order."""
+                settings: Settings, service_public_key: bytes, anchorer: Anchorer | None = None
+                ) -> list[Accepted | BindaasError]:
+    """Check every envelope; store all that pass before returning (through ``anchorer.store_group`` when given:
+    a large group is stored as batches of its own). One result per envelope, in order."""
     prepared = prepare_many(envelopes, chain=chain, access=access, settings=settings,
                             service_public_key=service_public_key)
     rows = [item for item in prepared if isinstance(item, NewRecord)]
     with sessions() as session:
-        created = repository.insert_records(session, rows=rows)
+        created = (anchorer.store_group(session, rows) if anchorer is not None
+                   else repository.insert_records(session, rows=rows))
     fresh = {row.id for row in created}
     out: list[Accepted | BindaasError] = []
     for item in prepared:

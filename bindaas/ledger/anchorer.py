@@ -2,8 +2,10 @@
 
 Records are committed to the store before the API answers; the anchorer claims the oldest unbatched ones (a
 full batch, or whatever waited ``batch_max_delay_s``), writes each record's inclusion proof in the same database
-transaction, then sends one ``anchorBatch`` transaction. If the chain is unreachable, claimed batches wait and are
-sent when it returns; after a crash a claimed batch is first looked up on chain, so no root is anchored twice.
+transaction, then sends one ``anchorBatch`` transaction. A large group (a bulk request, a slice of an import) is
+instead inserted already claimed by batches of its own (``store_group``), each row written once with its proof.
+If the chain is unreachable, claimed batches wait and are sent when it returns; after a crash a claimed batch is
+first looked up on chain, so no root is anchored twice.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -23,15 +26,21 @@ from bindaas.crypto.merkle import merkle_root_and_proofs
 from bindaas.errors import ChainError, ChainUnavailable
 from bindaas.observability import metrics
 from bindaas.store import repository
-from bindaas.store.models import AuditRow, BatchRow, RecordRow
+from bindaas.store.models import AuditRow, BatchRow, NewRecord, RecordRow
 
 log = logging.getLogger(__name__)
 
 
-def leaf_of(row: RecordRow | AuditRow) -> bytes:
+def leaf_of(row: RecordRow | NewRecord | AuditRow) -> bytes:
     """The Merkle leaf a row is anchored under (records bind their acceptance block; audit events their digest)."""
     digest = bytes.fromhex(row.id[2:])
-    return record_leaf(digest, row.accepted_block) if isinstance(row, RecordRow) else audit_leaf(digest)
+    return audit_leaf(digest) if isinstance(row, AuditRow) else record_leaf(digest, row.accepted_block)
+
+
+def sealed(rows: Sequence[RecordRow | NewRecord | AuditRow]) -> tuple[str, list[list[dict]]]:
+    """The Merkle root (0x hex) of ``rows`` in this order, and each row's inclusion proof as stored."""
+    root, proofs = merkle_root_and_proofs([leaf_of(row) for row in rows])
+    return "0x" + root.hex(), [[step.to_json() for step in proof] for proof in proofs]
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -56,6 +65,7 @@ class Anchorer:
         self.last_error: str | None = None
         self.mining_times_ms: list[float] = []
         self._mine: set[int] = set()  # batches this process claimed and has not anchored yet
+        self._mine_lock = threading.Lock()  # request threads add the groups they store (store_group)
 
     def run_once(self, *, force: bool = False) -> int:
         """Finish open batches, then seal and anchor at most one new batch of records and one of audit events.
@@ -68,7 +78,9 @@ class Anchorer:
             # process died, or lost the chain): taking over one it is still sending cost both processes a
             # transaction, the second refused as a duplicate root.
             claimed_before = None if force else repository.now() - timedelta(seconds=self.settings.anchor_takeover_s)
-            for batch in repository.open_batches(session, mine=self._mine, claimed_before=claimed_before):
+            with self._mine_lock:
+                mine = set(self._mine)
+            for batch in repository.open_batches(session, mine=mine, claimed_before=claimed_before):
                 anchored += self._anchor(session, batch)
             for ledger in (RecordRow, AuditRow):
                 anchored += self._seal(session, ledger, force=force)
@@ -89,13 +101,42 @@ class Anchorer:
         if not rows:
             session.rollback()  # another anchorer holds them
             return 0
-        root, proofs = merkle_root_and_proofs([leaf_of(row) for row in rows])
-        batch = repository.claim_batch(session, root="0x" + root.hex(), records=rows, ledger=ledger,
-                                       proofs=[[step.to_json() for step in proof] for proof in proofs])
+        root, proofs = sealed(rows)
+        batch = repository.claim_batch(session, root=root, records=rows, ledger=ledger, proofs=proofs)
         if batch is None:  # another anchorer took some of these rows first
             return 0
-        self._mine.add(batch.id)
+        self._adopt(batch.id)
         return self._anchor(session, batch)
+
+    def store_group(self, session: Session, rows: list[NewRecord]) -> list[NewRecord]:
+        """Store ``rows`` durably and return those newly created (ids already stored are skipped), as
+        ``repository.insert_records`` does. A group of at least a quarter batch is inserted already claimed, by
+        batches of its own (at most ``batch_size`` rows each, of even size), and sent at once: each row is written
+        once, with its proof. Claiming it later rewrote every ~26 KB row (SQLite rewrites a row whose size
+        changes), which cost as much CPU as the insert. Smaller groups wait to be batched with others, so that a
+        trickle of small requests does not send a transaction each; a group holding a record already stored goes
+        in the same way, since its batch could not name that record."""
+        unique = list({row.id: row for row in rows}.values())
+        size = self.settings.batch_size
+        if len(unique) * 4 < size:
+            return repository.insert_records(session, rows=unique)
+        parts = -(-len(unique) // size)
+        created: list[NewRecord] = []
+        for part in range(parts):
+            group = unique[part * len(unique) // parts:(part + 1) * len(unique) // parts]
+            root, proofs = sealed(group)
+            batch = repository.insert_claimed(session, rows=group, root=root, proofs=proofs)
+            if batch is None:
+                created += repository.insert_records(session, rows=group)
+                continue
+            created += group
+            self._adopt(batch.id)
+            self._wake.set()
+        return created
+
+    def _adopt(self, batch_id: int) -> None:
+        with self._mine_lock:
+            self._mine.add(batch_id)
 
     def _anchor(self, session: Session, batch: BatchRow) -> int:
         root = bytes.fromhex(batch.root[2:])
@@ -122,7 +163,8 @@ class Anchorer:
         final = self.settings.confirmations == 0
         repository.mark_anchored(session, batch_id=batch.id, tx_hash=tx_hash, block_number=existing.block_number,
                                  block_time=existing.timestamp, gas_used=gas, final=final)
-        self._mine.discard(batch.id)
+        with self._mine_lock:
+            self._mine.discard(batch.id)
         metrics.anchor_batches.labels(batch.kind).inc()
         if gas:
             metrics.anchor_gas.labels(batch.kind).inc(gas)
@@ -142,7 +184,7 @@ class Anchorer:
                 log.warning("batch %s: its anchor in block %s was dropped by a reorganisation; sending it again",
                             batch.root, batch.block_number)
                 repository.mark_dropped(session, batch_id=batch.id)
-                self._mine.add(batch.id)  # the process that saw it dropped sends it again, at once
+                self._adopt(batch.id)  # the process that saw it dropped sends it again, at once
                 continue
             if found.block_number != batch.block_number:
                 tx_hash = self.chain.anchor_tx(bytes.fromhex(batch.root[2:]), found.block_number)

@@ -56,6 +56,32 @@ def insert_records(session: Session, *, rows: list[NewRecord]) -> list[NewRecord
     return [row for row in unique if row.id in created]
 
 
+def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs: list[list[dict]]) -> BatchRow | None:
+    """Insert ``rows`` (distinct ids, in leaf order) claimed by a new batch with ``root``, each with its inclusion
+    proof, in one transaction. Returns None, and changes nothing, when any of them is stored already (or the root
+    is), or on a database without ``ON CONFLICT``: the caller then stores them unbatched."""
+    if not rows or session.get_bind().dialect.name not in _UPSERT:
+        return None
+    batch = BatchRow(root=root, kind="records", size=len(rows), members=[row.id for row in rows], status="claimed",
+                     created_at=now())
+    session.add(batch)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return None
+    table = RecordRow.__table__
+    stmt = (_UPSERT[session.get_bind().dialect.name](table).on_conflict_do_nothing(index_elements=[table.c.id])
+            .returning(table.c.id))
+    values = [{**_insert_values(row), "batch_id": batch.id, "leaf_index": leaf, "proof": proof}
+              for leaf, (row, proof) in enumerate(zip(rows, proofs))]
+    if len(session.scalars(stmt, values).all()) != len(rows):
+        session.rollback()
+        return None
+    session.commit()
+    return batch
+
+
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 _SET_LATER = {"seq", "batch_id", "leaf_index", "proof"}  # assigned by the database or by the anchorer
 

@@ -61,7 +61,7 @@ def _group(lines: list[tuple[int, bytes]], services: Services, caller: Caller, o
     if parsed:
         outcomes = accept_many([e for _, e in parsed], chain=services.chain, access=services.access,
                                sessions=services.sessions, settings=settings,
-                               service_public_key=services.service_key.public_key)
+                               service_public_key=services.service_key.public_key, anchorer=services.anchorer)
         for (number, _), outcome in zip(parsed, outcomes):
             results[number] = ({"line": number, **record_summary(outcome.record), "created": outcome.created}
                                if isinstance(outcome, Accepted) else _problem(number, outcome))

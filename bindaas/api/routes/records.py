@@ -133,7 +133,8 @@ def _submit_many(body: bytes, services: Services, caller: Caller) -> Response:
     for index, envelope in enumerate(submission.envelopes):
         _check_submitter(caller, envelope, field=f"envelopes[{index}].patient")
     results = accept_many(submission.envelopes, chain=services.chain, access=services.access, sessions=services.sessions,
-                          settings=services.settings, service_public_key=services.service_key.public_key)
+                          settings=services.settings, service_public_key=services.service_key.public_key,
+                          anchorer=services.anchorer)
     services.anchorer.notify(rows=len(submission.envelopes))
     out = []
     for index, result in enumerate(results):

@@ -1,0 +1,61 @@
+"""A large bulk request or import slice is anchored as batches of its own, each record written once with its proof:
+the records anchor, verify and pass the auditors' completeness check like any others, and a group holding a
+record already stored still stores the rest. (Smaller groups wait to share a batch: test_record_roundtrip.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from bindaas.config import Settings
+from bindaas.demo import signed_envelopes
+
+BATCH = 4  # groups of at least one record (a quarter batch) are sealed as they are stored
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database_url, batch_size=BATCH, batch_max_delay_s=0.2,
+                    anchor_retry_s=0.2)
+
+
+def _bulk(service, envelopes) -> list[dict]:
+    body = {"envelopes": [e.model_dump(mode="json") for e in envelopes]}
+    return service.client.request("POST", "/records/bulk", json=body)["results"]
+
+
+def _anchors(service, ids: list[str]) -> list[dict]:
+    service.client.wait_anchored(ids, timeout_s=30)
+    return [service.client.status(rid)["anchor"] for rid in ids]
+
+
+def test_a_large_group_is_anchored_in_even_batches_of_its_own_and_every_record_verifies(service, framingham_bundles):
+    envelopes = signed_envelopes(framingham_bundles[:6], service.chain, service.authorities)
+    ids = [r["id"] for r in _bulk(service, envelopes)]
+    anchors = _anchors(service, ids)
+    # Six records and batches of at most four: two batches of three, in submission order, leaves 0..2.
+    assert [a["leaf_index"] for a in anchors] == [0, 1, 2, 0, 1, 2]
+    assert [a["batch_size"] for a in anchors] == [3] * 6
+    assert len({a["root"] for a in anchors[:3]}) == 1 and anchors[0]["root"] != anchors[3]["root"]
+    assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)
+    report = service.enroll("auditor").client.verify_audit_log()
+    assert (report["verdict"], report["anchored_records"], report["record_problems"]) == ("valid", 6, [])
+
+
+def test_a_group_holding_a_stored_record_still_stores_and_anchors_the_rest(service, framingham_bundles):
+    envelopes = signed_envelopes(framingham_bundles[:4], service.chain, service.authorities)
+    first = _bulk(service, envelopes[:1])
+    again = _bulk(service, envelopes)
+    assert again[0]["id"] == first[0]["id"]
+    assert [r["created"] for r in again] == [False, True, True, True]
+    ids = [r["id"] for r in again]
+    _anchors(service, ids)
+    assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)
+
+
+def test_the_same_envelope_twice_in_one_group_is_one_record(service, framingham_bundles):
+    envelopes = signed_envelopes(framingham_bundles[:2], service.chain, service.authorities)
+    results = _bulk(service, [envelopes[0], envelopes[1], envelopes[0]])
+    assert results[0]["id"] == results[2]["id"]
+    assert [r["created"] for r in results] == [True, True, False]
+    anchors = _anchors(service, [results[0]["id"], results[1]["id"]])
+    assert [a["batch_size"] for a in anchors] == [2, 2]
