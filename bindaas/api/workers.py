@@ -68,12 +68,17 @@ class _Dispatcher:
             self._channels.append((ours, ready))
         return theirs
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2 * _ACCEPT_POLL_S)
+        if self.running:
+            self._thread.join(timeout=2 * _ACCEPT_POLL_S)
         self._sock.close()
         for channel, _ in self._channels:
             channel.close()  # each worker reads the end of its channel and stops taking connections
@@ -168,7 +173,6 @@ def serve_workers(*, host: str, port: int, workers: int, log_level: str) -> int:
         return process
 
     processes = [start(slot) for slot in range(workers)]
-    dispatcher.start()
     stopping: list[int] = []
 
     def stop(signum: int, _frame: Any) -> None:
@@ -182,7 +186,11 @@ def serve_workers(*, host: str, port: int, workers: int, log_level: str) -> int:
     status = 0
     try:
         while not stopping:
-            wait([p.sentinel for p in processes], timeout=1.0)
+            wait([p.sentinel for p in processes], timeout=1.0 if dispatcher.running else 0.05)
+            if not dispatcher.running and all(ready[p.pid].is_set() for p in processes if p.is_alive()):
+                # Connections wait in the listen queue until every worker is up: handed out as they came, a load
+                # generator's, opened when the first worker answered, all went to that one.
+                dispatcher.start()
             for i, process in enumerate(processes):
                 if process.is_alive() or stopping:
                     continue
