@@ -44,6 +44,10 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
             # of long-lived objects; frozen, the collector stops re-scanning them in every full collection.
             gc.collect()
             gc.freeze()
+            # Each request allocates thousands of short-lived containers (a parsed 26 KB envelope); collecting the
+            # youngest generation every 700 allocations cost ~0.05 ms of CPU a record under an import, measured
+            # with gc.callbacks: 155-167 ms of collection over 3,000 records at the default, 51-71 at this.
+            gc.set_threshold(10_000, 20, 20)
         try:
             yield
         finally:
