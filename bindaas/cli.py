@@ -247,9 +247,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bindaas.observability.logs import configure
 
     configure(args.log_level)  # JSON lines, each with its request id (workers inherit it)
-    from bindaas.api.workers import reuse_port_supported, serve_workers
+    from bindaas.api.workers import connection_handover_supported, serve_workers
 
-    if args.workers > 1 and reuse_port_supported():
+    if args.workers > 1 and connection_handover_supported():
         return serve_workers(host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     uvicorn.run("bindaas.api.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, log_config=None)

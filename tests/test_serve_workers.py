@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bindaas.api.workers import reuse_port_supported
+from bindaas.api.workers import connection_handover_supported
 from bindaas.bench._util import served
 from bindaas.demo import deploy_authorities
 
 pytestmark = [pytest.mark.hardhat,
-              pytest.mark.skipif(not reuse_port_supported(), reason="handing connections to workers is Linux's")]
+              pytest.mark.skipif(not connection_handover_supported(),
+                                 reason="handing connections to workers is Linux's")]
 
 
 def _children(parent: int) -> list[int]:

@@ -27,9 +27,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 STOP_WAIT_S = 30.0
+_ACCEPT_POLL_S = 0.5  # how often the accepting thread looks whether the server is stopping
 
 
-def reuse_port_supported() -> bool:
+def connection_handover_supported() -> bool:
     """Whether this platform can hand accepted connections to worker processes (``SCM_RIGHTS``; Linux can)."""
     return hasattr(socket, "send_fds") and sys.platform.startswith("linux")
 
@@ -42,8 +43,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock.settimeout(_ACCEPT_POLL_S)
     return sock
 
-
-_ACCEPT_POLL_S = 0.5  # how often the accepting thread looks whether the server is stopping
 
 
 class _Dispatcher:

@@ -40,17 +40,23 @@ def served(data_dir: Path, node_url: str, *, workers: int, **settings: str) -> I
            "BINDAAS_FHIR_VALIDATION": "schema", "BINDAAS_BATCH_SIZE": "1000",
            **{f"BINDAAS_{k.upper()}": v for k, v in settings.items()}}
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bindaas.cli", "serve", "--port", str(port), "--workers",
-                             str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log_path = data_dir / "serve.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bindaas.cli", "serve", "--port", str(port), "--workers",
+                                 str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + 120
+        while True:
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"`bindaas serve` did not start (exit status {proc.poll()}); its log ends:\n{tail}")
         yield url, proc.pid
     finally:
         os.killpg(proc.pid, 15)

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bindaas.store.models import Base
@@ -49,7 +50,16 @@ def make_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True, **codec)
-    Base.metadata.create_all(engine)
+    # Workers starting together on a new store race to create its tables: another may create one between this
+    # process's check and its CREATE TABLE ("already exists"), which failed a worker's start-up and with it
+    # `serve --workers 2`. Each try finds more tables made; a real failure raises on the last.
+    for remaining in reversed(range(len(Base.metadata.tables) + 1)):
+        try:
+            Base.metadata.create_all(engine)
+            break
+        except DBAPIError:
+            if not remaining:
+                raise
     return engine
 
 
