@@ -131,7 +131,7 @@ class Anchorer:
                 continue
             created += group
             self._adopt(batch.id)
-            self._wake.set()
+        self._wake.set()
         return created
 
     def _adopt(self, batch_id: int) -> None:

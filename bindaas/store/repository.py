@@ -46,14 +46,31 @@ def insert_records(session: Session, *, rows: list[NewRecord]) -> list[NewRecord
     if not rows:
         return []
     unique = list({row.id: row for row in rows}.values())
-    table = RecordRow.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect not in _UPSERT:  # another database: the ORM path, one row at a time on conflict
+    if session.get_bind().dialect.name not in _UPSERT:  # another database: the ORM path, one row at a time on conflict
         return [row for row in unique if insert_record(session, row=row.to_row())[1]]
-    stmt = _UPSERT[dialect](table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
-    created = set(session.scalars(stmt, [_insert_values(row) for row in unique]).all())
+    created = _insert_new(session, [_insert_values(row) for row in unique])
     session.commit()
     return [row for row in unique if row.id in created]
+
+
+def _insert_new(session: Session, values: list[dict]) -> set[str]:
+    """One multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` of ``values``: the ids it created."""
+    table = RecordRow.__table__
+    stmt = (_UPSERT[session.get_bind().dialect.name](table).on_conflict_do_nothing(index_elements=[table.c.id])
+            .returning(table.c.id))
+    return set(session.scalars(stmt, values).all())
+
+
+def _new_batch(session: Session, *, root: str, kind: str, members: list[str]) -> BatchRow | None:
+    """Add a claimed batch with ``root`` (flushed, so it has an id); None, rolled back, when the root is taken."""
+    batch = BatchRow(root=root, kind=kind, size=len(members), members=members, status="claimed", created_at=now())
+    session.add(batch)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return None
+    return batch
 
 
 def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs: list[list[dict]]) -> BatchRow | None:
@@ -62,20 +79,12 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
     is), or on a database without ``ON CONFLICT``: the caller then stores them unbatched."""
     if not rows or session.get_bind().dialect.name not in _UPSERT:
         return None
-    batch = BatchRow(root=root, kind="records", size=len(rows), members=[row.id for row in rows], status="claimed",
-                     created_at=now())
-    session.add(batch)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
+    batch = _new_batch(session, root=root, kind="records", members=[row.id for row in rows])
+    if batch is None:
         return None
-    table = RecordRow.__table__
-    stmt = (_UPSERT[session.get_bind().dialect.name](table).on_conflict_do_nothing(index_elements=[table.c.id])
-            .returning(table.c.id))
     values = [{**_insert_values(row), "batch_id": batch.id, "leaf_index": leaf, "proof": proof}
               for leaf, (row, proof) in enumerate(zip(rows, proofs))]
-    if len(session.scalars(stmt, values).all()) != len(rows):
+    if len(_insert_new(session, values)) != len(rows):
         session.rollback()
         return None
     session.commit()
@@ -144,13 +153,9 @@ def claim_batch(session: Session, *, root: str, records: list, proofs: list[list
     """Claim ``records`` (rows of ``ledger``) for a new batch with ``root`` in one transaction, writing each
     inclusion proof. Returns None (and changes nothing) when another anchorer claimed any of them first.
     """
-    batch = BatchRow(root=root, kind=BATCH_KIND[ledger], size=len(records), members=[r.id for r in records],
-                     status="claimed", created_at=now())
-    session.add(batch)
-    try:
-        session.flush()
-    except IntegrityError:  # another anchorer claimed the very same rows (same root) a moment earlier
-        session.rollback()
+    # None when another anchorer claimed the very same rows (same root) a moment earlier
+    batch = _new_batch(session, root=root, kind=BATCH_KIND[ledger], members=[r.id for r in records])
+    if batch is None:
         return None
     table = ledger.__table__  # Core UPDATE: one executemany, not the ORM's per-object path
     # One statement per row sets batch, leaf and proof together: SQLite rewrites a whole row (signatures and all)
