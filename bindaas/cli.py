@@ -439,10 +439,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.import_records:
         from bindaas.bench.bulk_import import bulk_import
 
-        result = bulk_import(args.import_records, workers=args.workers, say=say)
+        result = bulk_import(args.import_records, workers=args.workers, node_name=args.node, say=say)
     else:
         result = run_bench(records=args.records, duration_s=args.duration, workers=args.workers,
-                           concurrency=args.concurrency, predict=not args.no_predict, say=say)
+                           concurrency=args.concurrency, predict=not args.no_predict, node_name=args.node, say=say)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0
 
@@ -602,12 +602,14 @@ def build_parser() -> argparse.ArgumentParser:
     _api_args(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("bench", help="ingest, chain, cost and prediction benchmarks (starts a Hardhat node)")
+    p = sub.add_parser("bench", help="ingest, chain, cost and prediction benchmarks (starts a local chain node)")
     p.add_argument("--records", type=int, default=3000)
     p.add_argument("--duration", type=float, default=20.0, help="longest timed ingest phase, seconds")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--no-predict", action="store_true")
+    p.add_argument("--node", default="hardhat", choices=["hardhat", "anvil"],
+                   help="the chain node the ingest phases run against, on this machine's cores")
     p.add_argument("--import-records", type=int, default=0, help="instead: the streaming NDJSON import of this "
                    "many signed envelopes (e.g. 100000): records/s, server peak memory, all anchored and verified")
     p.add_argument("--imaging", action="store_true", help="instead: DICOM mapping throughput and imaging "

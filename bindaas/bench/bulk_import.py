@@ -1,7 +1,7 @@
 """The streaming import at scale: N Framingham-derived signed envelopes (owners enrolled, every envelope signed by
 its owner and three authorities ahead of the timed phase, in worker processes) streamed from an NDJSON file into
-``bindaas serve --workers 2`` on a Hardhat node; records/s, the server's peak memory, that every record is
-anchored and verifies, and the ingest floor over the file's first lines, in the same run."""
+``bindaas serve --workers 2`` on a local chain node (Hardhat unless told); records/s, the server's peak memory,
+that every record is anchored and verifies, and the ingest floor over the file's first lines, in the same run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from bindaas.bench._util import scratch_dir, served
 from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
-from bindaas.chain.hardhat import HardhatNode
+from bindaas.chain.hardhat import NODES
 from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
 from bindaas.demo import deploy_authorities, enroll_patients
@@ -53,12 +53,12 @@ def _peak_rss_kb(group: int) -> int:
     return total
 
 
-def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 2,
+def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 2, node_name: str = "hardhat",
                 say: Any = print) -> dict[str, Any]:
     from bindaas.client import BindaasClient
     from bindaas.ndjson_import import Progress, import_file
 
-    node = HardhatNode()
+    node = NODES[node_name]()
     data_dir = scratch_dir("bindaas-import-")
     try:
         chain, authorities = deploy_authorities(node.url)
@@ -94,7 +94,8 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
         valid = _verify_all(data_dir, chain)
     finally:
         node.stop()
-    return {"import_records": records, "import_patients": len(owners), "import_records_per_s": summary["records_per_s"],
+    return {"chain_node": node_name, "import_records": records, "import_patients": len(owners),
+            "import_records_per_s": summary["records_per_s"],
             "import_seconds": summary["seconds"], "import_refused": summary["refused"],
             "import_server_peak_rss_mb": round(peak_kb / 1024, 1), "import_file_gb": round(file.stat().st_size / 1e9, 2),
             "import_anchored": counts.get("anchored", 0), "import_verified_valid": valid, "floor": floor,

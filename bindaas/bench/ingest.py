@@ -1,5 +1,5 @@
 """Ingest and chain costs: computation and communication per record, gas by batch size, the one-transaction-
-per-record baseline, and ingest over real HTTP against a Hardhat node and the embedded chain."""
+per-record baseline, and ingest over real HTTP against a local chain node and the embedded chain."""
 
 from __future__ import annotations
 

@@ -92,3 +92,7 @@ class AnvilNode(HardhatNode):
     def stop(self) -> None:
         super().stop()
         shutil.rmtree(self._home, ignore_errors=True)
+
+
+# The local nodes by name, for `bindaas bench --node`.
+NODES: dict[str, type[HardhatNode]] = {"hardhat": HardhatNode, "anvil": AnvilNode}
