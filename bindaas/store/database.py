@@ -45,10 +45,6 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
-            # A record's row is ~26 KB (signatures, sealed payload): on 4 KB pages it spans seven overflow pages,
-            # each written, checksummed and checkpointed apart. 32 KB pages cut inserting one from 0.27 to 0.20 ms
-            # of CPU (median of six rounds of 1,024). Only a new store takes it; an existing one keeps its size.
-            cur.execute("PRAGMA page_size=32768")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")  # an acknowledged record must survive power loss
             cur.close()
