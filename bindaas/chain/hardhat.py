@@ -69,6 +69,8 @@ class HardhatNode:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
+        if not isinstance(self.log, int):  # a log file, not DEVNULL
+            self.log.close()
 
 
 class AnvilNode(HardhatNode):
