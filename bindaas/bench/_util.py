@@ -27,6 +27,51 @@ def scratch_dir(prefix: str = "bindaas-bench-") -> Path:
     return path
 
 
+def group_pids(group: int) -> list[int]:
+    """The live processes of process group ``group``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == group:
+                    pids.append(int(entry))
+            except ProcessLookupError:
+                continue
+    return pids
+
+
+def group_cpu_s(group: int) -> float:
+    """User + system CPU seconds used so far by the live processes of process group ``group``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in group_pids(group):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+class CpuShares:
+    """Where a timed phase's CPU went, per record: the server's processes, the chain node's, and this process (the
+    client or load generator). All three share the machine's cores, so together they set what a phase can reach."""
+
+    def __init__(self, *, server_group: int, node_group: int | None) -> None:
+        self.groups = {"server": server_group, **({"chain_node": node_group} if node_group else {})}
+
+    def _now(self) -> dict[str, float]:
+        return {**{name: group_cpu_s(group) for name, group in self.groups.items()}, "client": time.process_time()}
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def per_record_ms(self, records: int) -> dict[str, float]:
+        """CPU milliseconds a record of each share since ``start``."""
+        now = self._now()
+        return {name: round((now[name] - self._started[name]) * 1000 / max(records, 1), 3) for name in now}
+
+
 def pct(values: list[float], q: float) -> float:
     """The ``q``-th percentile of ``values``, in their unit, rounded to 3 decimals (NaN when there are none)."""
     return round(float(np.percentile(values, q)), 3) if values else float("nan")

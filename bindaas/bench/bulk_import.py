@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from bindaas.bench._util import scratch_dir, served
+from bindaas.bench._util import group_pids, scratch_dir, served
 from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
 from bindaas.chain.hardhat import NODES
 from bindaas.config import Settings
@@ -39,16 +39,12 @@ def _sign_slice(args: tuple) -> list[bytes]:
 def _peak_rss_kb(group: int) -> int:
     """Sum of the peak resident sizes (VmHWM) of every live process in process group ``group``."""
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in group_pids(group):
         try:
-            if os.getpgid(int(entry)) != group:
-                continue
-            for line in Path(f"/proc/{entry}/status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1])
-        except (OSError, ProcessLookupError, ValueError):
+        except (OSError, ValueError):
             continue
     return total
 

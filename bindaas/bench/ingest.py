@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import httpx
 
-from bindaas.bench._util import pct, served
+from bindaas.bench._util import CpuShares, pct, served
 from bindaas.bench.loadgen import post_all
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
@@ -137,29 +137,38 @@ def _wait_anchored(url: str, expected: int, auth: dict[str, str], timeout_s: flo
 
 
 def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], import_lines: list[bytes], *, workers: int,
-           concurrency: int, duration_s: float, data_dir: Path, deployment: Any, submitter: Any) -> dict[str, Any]:
+           concurrency: int, duration_s: float, data_dir: Path, deployment: Any, submitter: Any,
+           node_group: int | None = None) -> dict[str, Any]:
     """Single-record POSTs, then `POST /records/bulk` (100 a request), then the streaming NDJSON import of
-    ``import_lines`` (fresh envelopes), all against one server; each phase waits until its records are anchored."""
+    ``import_lines`` (fresh envelopes), all against one server; each phase waits until its records are anchored.
+    The single-record and import phases also say where their CPU went (``CpuShares``; the chain node's share when
+    its process group ``node_group`` is given)."""
     deployment.save(data_dir / "deployment.json")
-    with served(data_dir, node_url, workers=workers) as (url, _):
+    with served(data_dir, node_url, workers=workers) as (url, server_group):
+        shares = CpuShares(server_group=server_group, node_group=node_group)
         auth = _sign_in(url, submitter)
+        shares.start()
         acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, auth)
+        single_cpu = shares.per_record_ms(acknowledged)
         _wait_anchored(url, acknowledged, auth)
         latencies, mining = _store_latencies(Settings(data_dir=data_dir).resolved_database_url())
         bulk_ack, bulk_s = _load(url, "/records/bulk", bulk_bodies, 4, duration_s, auth)
         _wait_anchored(url, acknowledged + bulk_ack, auth)
-        imported, import_s = _stream_import(url, import_lines, submitter, data_dir)
+        imported, import_s, import_cpu = _stream_import(url, import_lines, submitter, data_dir, shares)
         _wait_anchored(url, acknowledged + bulk_ack + imported, auth)
     return {"ingest_records_per_s": round(acknowledged / seconds, 1), "ingest_records": acknowledged,
             "ingest_latency_p50_ms": pct(latencies, 50), "ingest_latency_p99_ms": pct(latencies, 99),
             "mining_time_p50_ms": pct(mining, 50), "mining_time_p99_ms": pct(mining, 99),
             "bulk_request_records_per_s": round(bulk_ack / bulk_s, 1), "bulk_records": bulk_ack,
             "import_records_per_s": round(imported / import_s, 1), "import_records": imported,
+            "ingest_cpu_ms_per_record": single_cpu, "import_cpu_ms_per_record": import_cpu,
             "api_workers": workers, "client_concurrency": concurrency, "fhir_validation": "schema"}
 
 
-def _stream_import(url: str, lines: list[bytes], submitter: Any, data_dir: Path) -> tuple[int, float]:
-    """`bindaas import-ndjson` of ``lines`` (as a file): records accepted and the seconds it took."""
+def _stream_import(url: str, lines: list[bytes], submitter: Any, data_dir: Path,
+                   shares: CpuShares) -> tuple[int, float, dict[str, float]]:
+    """`bindaas import-ndjson` of ``lines`` (as a file): records accepted, the seconds it took, and its CPU per
+    record by share."""
     import io
 
     from bindaas.client import BindaasClient
@@ -169,6 +178,7 @@ def _stream_import(url: str, lines: list[bytes], submitter: Any, data_dir: Path)
     path.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
     with BindaasClient(url, key=submitter, timeout_s=600) as client:
         client.sign_in()
+        shares.start()
         started = time.perf_counter()
         # Four streams in flight, as the bulk phase keeps four requests in flight (while one stream's group waits
         # on the chain node for its owners' identities, another's is checked), each a quarter of the file: with
@@ -176,9 +186,10 @@ def _stream_import(url: str, lines: list[bytes], submitter: Any, data_dir: Path)
         summary = import_file(client, path, lines_per_slice=-(-len(lines) // 4), parallel=4,
                               progress=Progress(path.stat().st_size, out=io.StringIO()))
         seconds = time.perf_counter() - started
+        cpu = shares.per_record_ms(summary["accepted"])
     if summary["refused"]:
         raise RuntimeError(f"the import refused {summary['refused']} envelopes: {summary.get('first_refusals')}")
-    return summary["accepted"], seconds
+    return summary["accepted"], seconds, cpu
 
 
 def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int, duration_s: float,

@@ -50,7 +50,8 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
         say(f"ingest over HTTP against the {node_name} node")
         result[node_name] = ingest(node.url, bodies, bulk_bodies, import_lines, workers=workers,
                                    concurrency=concurrency, duration_s=duration_s, data_dir=data_dir,
-                                   deployment=chain.deployment, submitter=authorities[0].key)
+                                   deployment=chain.deployment, submitter=authorities[0].key,
+                                   node_group=node.proc.pid)
         say("the ingest floor: essential acceptance CPU per record, in a fresh process")
         floor = ingest_floor_in_fresh_process(bodies[:FLOOR_BODIES], node.url, chain.deployment,
                                               settings=Settings(fhir_validation="schema"))
