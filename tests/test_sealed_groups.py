@@ -8,8 +8,6 @@ import pytest
 
 from bindaas.config import Settings
 from bindaas.demo import signed_envelopes
-from bindaas.fhir.datasets import dataset_bundles
-from bindaas.ledger.anchorer import SEALED_GROUP_ROWS
 
 BATCH = 4  # groups of at least one record (a quarter batch) are sealed as they are stored
 
@@ -61,23 +59,3 @@ def test_the_same_envelope_twice_in_one_group_is_one_record(service, framingham_
     assert [r["created"] for r in results] == [True, True, False]
     anchors = _anchors(service, [results[0]["id"], results[1]["id"]])
     assert [a["batch_size"] for a in anchors] == [2, 2]
-
-
-class TestWithLargeBatches:
-    """With batches of 1,000, a group of 64 (an import slice's last group, say) is still a batch of its own."""
-
-    @pytest.fixture
-    def settings(self, tmp_path, database_url) -> Settings:
-        # A group left to wait would wait a minute for its batch: past the test's patience.
-        return Settings(data_dir=tmp_path, database_url=database_url, batch_size=1000, batch_max_delay_s=60,
-                        anchor_retry_s=0.2)
-
-    def test_a_group_of_64_is_anchored_at_once_as_one_batch(self, service):
-        bundles = list(dataset_bundles("framingham", limit=SEALED_GROUP_ROWS))
-        envelopes = signed_envelopes(bundles, service.chain, service.authorities)
-        ids = [r["id"] for r in _bulk(service, envelopes)]
-        anchors = _anchors(service, ids)
-        assert {a["batch_size"] for a in anchors} == {SEALED_GROUP_ROWS}
-        assert [a["leaf_index"] for a in anchors] == list(range(SEALED_GROUP_ROWS))
-        assert service.client.verify(ids[-1])["verdict"] == "valid"
-

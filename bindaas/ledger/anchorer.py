@@ -30,11 +30,6 @@ from bindaas.store.models import AuditRow, BatchRow, NewRecord, RecordRow
 
 log = logging.getLogger(__name__)
 
-# A group this large is a batch of its own whatever the batch size: an import slice's last group (208 of 2,000
-# lines, 238 of the bench's 750) fell under a quarter of 1,000 and was claimed later, rewriting each ~26 KB row
-# (0.14-0.21 ms of CPU a record); 64 records a transaction still cost the contract ~1,300 gas a record.
-SEALED_GROUP_ROWS = 64
-
 
 def leaf_of(row: RecordRow | NewRecord | AuditRow) -> bytes:
     """The Merkle leaf a row is anchored under (records bind their acceptance block; audit events their digest)."""
@@ -115,15 +110,15 @@ class Anchorer:
 
     def store_group(self, session: Session, rows: list[NewRecord]) -> list[NewRecord]:
         """Store ``rows`` durably and return those newly created (ids already stored are skipped), as
-        ``repository.insert_records`` does. A group of at least a quarter batch (or of ``SEALED_GROUP_ROWS``) is
-        inserted already claimed, by batches of its own (at most ``batch_size`` rows each, of even size), and sent
-        at once: each row is written once, with its proof. Claiming it later rewrote every ~26 KB row (SQLite rewrites a row whose size
+        ``repository.insert_records`` does. A group of at least a quarter batch is inserted already claimed, by
+        batches of its own (at most ``batch_size`` rows each, of even size), and sent at once: each row is written
+        once, with its proof. Claiming it later rewrote every ~26 KB row (SQLite rewrites a row whose size
         changes), which cost as much CPU as the insert. Smaller groups wait to be batched with others, so that a
         trickle of small requests does not send a transaction each; a group holding a record already stored goes
         in the same way, since its batch could not name that record."""
         unique = list({row.id: row for row in rows}.values())
         size = self.settings.batch_size
-        if len(unique) < min(size / 4, SEALED_GROUP_ROWS):
+        if len(unique) * 4 < size:
             return repository.insert_records(session, rows=unique)
         parts = -(-len(unique) // size)
         created: list[NewRecord] = []
