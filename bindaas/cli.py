@@ -453,6 +453,7 @@ def _api_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bindaas.chain.hardhat import NODES
     parser = argparse.ArgumentParser(prog="bindaas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -608,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--no-predict", action="store_true")
-    p.add_argument("--node", default="hardhat", choices=["hardhat", "anvil"],
+    p.add_argument("--node", default="hardhat", choices=sorted(NODES),
                    help="the chain node the ingest phases run against, on this machine's cores")
     p.add_argument("--import-records", type=int, default=0, help="instead: the streaming NDJSON import of this "
                    "many signed envelopes (e.g. 100000): records/s, server peak memory, all anchored and verified")

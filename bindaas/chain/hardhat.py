@@ -11,8 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -49,6 +47,8 @@ class HardhatNode:
         return None
 
     def _wait_until_answering(self) -> None:
+        import requests  # here, not at the top: the CLI reads NODES at every start and needs no HTTP client for it
+
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
