@@ -1,9 +1,13 @@
 """A large bulk request or import slice is anchored as batches of its own, each record written once with its proof:
 the records anchor, verify and pass the auditors' completeness check like any others, and a group holding a
-record already stored still stores the rest. (Smaller groups wait to share a batch: test_record_roundtrip.)"""
+record already stored still stores the rest. A streamed import fills whole batches, whatever lines it refuses on
+the way. (Smaller groups wait to share a batch: test_record_roundtrip.)"""
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 
 from bindaas.config import Settings
@@ -59,3 +63,20 @@ def test_the_same_envelope_twice_in_one_group_is_one_record(service, framingham_
     assert [r["created"] for r in results] == [True, True, False]
     anchors = _anchors(service, [results[0]["id"], results[1]["id"]])
     assert [a["batch_size"] for a in anchors] == [2, 2]
+
+
+def test_a_streamed_import_fills_whole_batches_around_the_lines_it_refuses(service, framingham_bundles):
+    lines = [e.model_dump_json().encode() for e in signed_envelopes(framingham_bundles[:9], service.chain,
+                                                                   service.authorities)]
+    lines.insert(2, b'{"not": "an envelope"}')
+    headers = {"authorization": service.client.http.headers["authorization"], "content-type": "application/x-ndjson"}
+    answer = httpx.post(f"{service.url}/records/import", content=b"\n".join(lines), headers=headers, timeout=60)
+    results = [json.loads(line) for line in answer.text.splitlines()]
+    assert results.pop()["summary"] == {"lines": 10, "accepted": 9, "created": 9, "refused": 1}
+    assert [r["line"] for r in results] == list(range(1, 11)) and "problem" in results[2]
+    ids = [r["id"] for r in results if "id" in r]
+    anchors = _anchors(service, ids)
+    # Nine records, batches of four: the refused third line does not leave a short batch behind it.
+    assert [a["batch_size"] for a in anchors] == [4] * 8 + [1]
+    assert len({a["root"] for a in anchors}) == 3
+    assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)

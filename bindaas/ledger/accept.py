@@ -191,6 +191,13 @@ def accept_many(envelopes: list[Envelope], *, chain: ChainClient, access: Access
     a large group is stored as batches of its own). One result per envelope, in order."""
     prepared = prepare_many(envelopes, chain=chain, access=access, settings=settings,
                             service_public_key=service_public_key)
+    return store_prepared(prepared, sessions=sessions, anchorer=anchorer)
+
+
+def store_prepared(prepared: list[NewRecord | BindaasError], *, sessions: sessionmaker[Session],
+                   anchorer: Anchorer | None = None) -> list[Accepted | BindaasError]:
+    """Store the rows of checked groups (``prepare_many``'s results, possibly of several groups one after the
+    other) in one transaction; problems pass through. One result per item, in order."""
     rows = [item for item in prepared if isinstance(item, NewRecord)]
     with sessions() as session:
         created = (anchorer.store_group(session, rows) if anchorer is not None
