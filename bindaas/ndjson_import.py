@@ -1,6 +1,7 @@
 """The client side of the streaming import (``bindaas import-ndjson FILE``): the file is sent in slices of lines,
-each slice streamed from disk as one ``POST /records/import``, two at a time; every answer line is counted, and a
-progress line (records/s, accepted, refused, ETA from the bytes sent) is redrawn on stderr."""
+each read from disk (one slice ahead of those being sent) and sent as one ``POST /records/import``, two at a time;
+every answer line is counted, and a progress line (records/s, accepted, refused, ETA from the bytes sent) is
+redrawn on stderr."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -87,8 +88,16 @@ def import_file(client: BindaasClient, path: Path, *, lines_per_slice: int = 200
         progress.draw()
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        # map pulls slices lazily only as far as the pool's queue: a bounded window of the file in memory
-        for _ in pool.map(send, _slices(path, lines_per_slice)):
-            pass
+        # At most one slice waits, read ahead, beside those being sent. Executor.map would submit every slice at
+        # once, reading the whole file into memory (2.66 GB for 100,000 envelopes) while the first were sent.
+        sending: set[Future[None]] = set()
+        for item in _slices(path, lines_per_slice):
+            sending.add(pool.submit(send, item))
+            if len(sending) > parallel:  # the next slice is read once one is answered
+                done, sending = wait(sending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+        for future in sending:
+            future.result()
     progress._out.write("\n")
     return progress.summary()

@@ -64,3 +64,35 @@ def test_a_line_that_is_not_json_is_named_malformed_and_the_lines_around_it_are_
     assert results[1]["line"] == 2 and problem["type"] == "urn:bindaas:problem:malformed-json"
     assert problem["status"] == 422 and "JSON" in problem["detail"]
     assert [r["line"] for r in results if "id" in r] == [1, 3]
+
+
+def test_the_import_client_reads_its_file_a_slice_ahead_not_whole(service, framingham_bundles, tmp_path, monkeypatch):
+    import bindaas.ndjson_import as ndjson_import
+
+    envelopes = signed_envelopes(framingham_bundles[:5], service.chain, service.authorities)
+    path = tmp_path / "history.ndjson"
+    path.write_bytes(b"".join(_lines(envelopes)))
+    read, sent, ahead = [0], [0], []
+    slices = ndjson_import._slices
+
+    def counted(*args):
+        for item in slices(*args):
+            read[0] += 1
+            yield item
+
+    post = service.client.http.post
+
+    def posting(url, *args, **kwargs):
+        if url != "/records/import":  # signing in
+            return post(url, *args, **kwargs)
+        ahead.append(read[0] - sent[0])  # slices read from the file and not yet answered
+        answer = post(url, *args, **kwargs)
+        sent[0] += 1
+        return answer
+
+    monkeypatch.setattr(ndjson_import, "_slices", counted)
+    monkeypatch.setattr(service.client.http, "post", posting)
+    summary = import_file(service.client, path, lines_per_slice=1, parallel=1,
+                          progress=Progress(path.stat().st_size, out=io.StringIO()))
+    assert (summary["accepted"], summary["refused"]) == (5, 0)
+    assert max(ahead) <= 2  # the slice being sent and one read ahead, of five
