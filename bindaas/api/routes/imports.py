@@ -41,8 +41,9 @@ def _problem(line: int, exc: BindaasError) -> dict[str, Any]:
 class _Checked:
     """Lines checked but not yet stored: every line's number in order, the problems found, and the rows that
     passed. Rows wait here across groups until a batch's worth is stored in one go: the store seals them as one
-    Merkle batch (one transaction, one anchoring), where groups stored one by one made batches of a group each,
-    and a last short group was claimed later by rewriting its rows. No result leaves the server before the body
+    Merkle batch (one transaction, one anchoring; a last remainder under a quarter batch waits to share one), where
+    groups stored one by one made batches of a group each, and a last short group was claimed later by rewriting
+    its rows. No result leaves the server before the body
     is read, so a row not yet stored has not been acknowledged either."""
 
     def __init__(self) -> None:
@@ -85,8 +86,8 @@ def _check(lines: list[tuple[int, bytes]], services: Services, caller: Caller, c
 
 
 def _store(checked: _Checked, services: Services, out: BinaryIO) -> tuple[int, int, int]:
-    """Store the checked rows (committed before this returns), write one result line for each checked line, in
-    order, and start afresh; returns (accepted, created, refused)."""
+    """Store the checked rows (committed before this returns) and write one result line for each checked line, in
+    order; returns (accepted, created, refused)."""
     if checked.rows:
         outcomes = store_prepared([row for _, row in checked.rows], sessions=services.sessions,
                                   anchorer=services.anchorer)
