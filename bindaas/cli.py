@@ -454,6 +454,7 @@ def _api_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from bindaas.chain.hardhat import NODES
+
     parser = argparse.ArgumentParser(prog="bindaas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 

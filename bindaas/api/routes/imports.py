@@ -43,8 +43,8 @@ class _Checked:
     passed. Rows wait here across groups until a batch's worth is stored in one go: the store seals them as one
     Merkle batch (one transaction, one anchoring; a last remainder under a quarter batch waits to share one), where
     groups stored one by one made batches of a group each, and a last short group was claimed later by rewriting
-    its rows. No result leaves the server before the body
-    is read, so a row not yet stored has not been acknowledged either."""
+    its rows. No result leaves the server before the body is read, so a row not yet stored has not been
+    acknowledged either."""
 
     def __init__(self) -> None:
         self.numbers: list[int] = []
