@@ -116,9 +116,9 @@ def _store(checked: _Checked, services: Services, out: BinaryIO) -> tuple[int, i
                  "schema": {"type": "string", "description": "one signed Envelope (JSON) a line"}}}}})
 async def import_ndjson(request: Request, services: ServicesDep, caller: CallerDep) -> StreamingResponse:
     """Import signed envelopes from NDJSON (one a line; `Content-Type: application/x-ndjson`), streamed: groups
-    of 256 lines are checked as they arrive and stored (committed) a Merkle batch's worth at a time. The answer is
-    NDJSON: one line per input line (`{line, id, status, created}` or `{line, problem}`), then
-    `{summary: {lines, accepted, created, refused}}`."""
+    of up to 256 lines (32 first, then twice as many each time) are checked as they arrive and stored (committed) a
+    Merkle batch's worth at a time. The answer is NDJSON: one line per input line (`{line, id, status, created}` or
+    `{line, problem}`), then `{summary: {lines, accepted, created, refused}}`."""
     require_role(caller, *SUBMITTERS, doing="submit records")
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in NDJSON:
