@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from functools import cache
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Insert, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -53,11 +53,15 @@ def insert_records(session: Session, *, rows: list[NewRecord]) -> list[NewRecord
     return [row for row in unique if row.id in created]
 
 
+def _insert_skipping_stored(session: Session) -> Insert:
+    """``INSERT INTO records ... ON CONFLICT (id) DO NOTHING`` in the session's dialect."""
+    table = RecordRow.__table__
+    return _UPSERT[session.get_bind().dialect.name](table).on_conflict_do_nothing(index_elements=[table.c.id])
+
+
 def _insert_new(session: Session, values: list[dict]) -> set[str]:
     """One multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` of ``values``: the ids it created."""
-    table = RecordRow.__table__
-    stmt = (_UPSERT[session.get_bind().dialect.name](table).on_conflict_do_nothing(index_elements=[table.c.id])
-            .returning(table.c.id))
+    stmt = _insert_skipping_stored(session).returning(RecordRow.__table__.c.id)
     return set(session.scalars(stmt, values).all())
 
 
@@ -77,8 +81,7 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
     """Insert ``rows`` (distinct ids, in leaf order) claimed by a new batch with ``root``, each with its inclusion
     proof, in one transaction. Returns None, and changes nothing, when any of them is stored already (or the root
     is), or on a database without ``ON CONFLICT``: the caller then stores them unbatched."""
-    dialect = session.get_bind().dialect.name
-    if not rows or dialect not in _UPSERT:
+    if not rows or session.get_bind().dialect.name not in _UPSERT:
         return None
     # The values are built before the batch's insert takes SQLite's one write lock, which the other worker's
     # stores wait on.
@@ -93,9 +96,8 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
     # 128 ms of CPU for 1,000 rows of 26 KB on SQLite, the multi-row INSERT ... RETURNING that names each row
     # created 176 ms. The rows inserted are those carrying the new batch's id (SQLAlchemy reports no rowcount for
     # psycopg's executemany).
-    table = RecordRow.__table__
-    session.execute(_UPSERT[dialect](table).on_conflict_do_nothing(index_elements=[table.c.id]), values)
-    inserted = session.scalar(select(func.count()).select_from(table).where(table.c.batch_id == batch.id))
+    session.execute(_insert_skipping_stored(session), values)
+    inserted = session.scalar(select(func.count()).select_from(RecordRow).where(RecordRow.batch_id == batch.id))
     if inserted != len(rows):
         session.rollback()
         return None
