@@ -24,6 +24,8 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from bindaas.threads import named_thread
+
 log = logging.getLogger(__name__)
 
 STOP_WAIT_S = 30.0
@@ -54,7 +56,7 @@ class _Dispatcher:
         self._channels: list[tuple[socket.socket, Any]] = []  # (our end, the worker's ready event) by slot
         self._turn = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bindaas-accept", daemon=True)
+        self._thread = named_thread(self._run, "accept")
 
     def channel(self, slot: int, ready: Any) -> socket.socket:
         """A new channel for the worker in ``slot`` (replacing the old one), used once ``ready`` is set; returns

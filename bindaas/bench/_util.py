@@ -46,11 +46,46 @@ def group_cpu_s(group: int) -> float:
     total = 0.0
     for pid in group_pids(group):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += _cpu_s(Path(f"/proc/{pid}/stat").read_text(), tick)
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return total
+
+
+def _cpu_s(stat: str, tick: int) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+
+def thread_kind(pid: int, tid: int, comm: str, process_comm: str) -> str:
+    """What a server thread does, from its operating-system name: a process's first thread runs its event loop
+    (uvicorn's), threads named with ``bindaas.threads.named_thread`` are ours (anchorer, registry-watch,
+    record-writer, accept), and the rest, named as the process is, are the request threads a route's blocking work
+    runs on (checking and storing records)."""
+    if tid == pid:
+        return "event_loop"
+    return "request_threads" if comm == process_comm else comm
+
+
+def group_thread_cpu_s(group: int) -> dict[tuple[int, int], tuple[str, float]]:
+    """(process id, thread id) -> (``thread_kind``, user + system CPU seconds so far) for every live thread of
+    process group ``group``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    threads: dict[tuple[int, int], tuple[str, float]] = {}
+    for pid in group_pids(group):
+        try:
+            process_comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                comm = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+                cpu = _cpu_s(Path(f"/proc/{pid}/task/{tid}/stat").read_text(), tick)
+            except OSError:
+                continue
+            threads[(pid, tid)] = (thread_kind(pid, tid, comm, process_comm), cpu)
+    return threads
 
 
 class CpuShares:
@@ -65,11 +100,25 @@ class CpuShares:
 
     def start(self) -> None:
         self._started = self._now()
+        self._server_threads = group_thread_cpu_s(self.groups["server"])
 
     def per_record_ms(self, records: int) -> dict[str, float]:
         """CPU milliseconds a record of each share since ``start``."""
         now = self._now()
         return {name: round((now[name] - self._started[name]) * 1000 / max(records, 1), 3) for name in now}
+
+    def server_threads_ms(self, records: int) -> dict[str, float]:
+        """The server's CPU milliseconds a record since ``start``, by ``thread_kind``: which part of the server
+        the CPU above the floor goes to. Read before the server stops (its threads' CPU goes with them)."""
+        group = self.groups["server"]
+        now, total = group_thread_cpu_s(group), group_cpu_s(group)
+        spent: dict[str, float] = {}
+        for thread, (kind, cpu) in now.items():
+            spent[kind] = spent.get(kind, 0.0) + cpu - self._server_threads.get(thread, (kind, 0.0))[1]
+        # Threads that ended since (anyio retires idle request threads) leave their CPU in their process's total.
+        spent["ended_threads"] = total - self._started["server"] - sum(spent.values())
+        per_record = {kind: round(s * 1000 / max(records, 1), 3) for kind, s in spent.items()}
+        return {kind: ms for kind, ms in sorted(per_record.items(), key=lambda item: -item[1]) if ms > 0}
 
 
 def pct(values: list[float], q: float) -> float:

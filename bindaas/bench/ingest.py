@@ -142,19 +142,20 @@ def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], import_
     """Single-record POSTs, then `POST /records/bulk` (100 a request), then the streaming NDJSON import of
     ``import_lines`` (fresh envelopes), all against one server; each phase waits until its records are anchored.
     The single-record and import phases also say where their CPU went (``CpuShares``; the chain node's share when
-    its process group ``node_group`` is given)."""
+    its process group ``node_group`` is given), and the server's by thread."""
     deployment.save(data_dir / "deployment.json")
     with served(data_dir, node_url, workers=workers) as (url, server_group):
         shares = CpuShares(server_group=server_group, node_group=node_group)
         auth = _sign_in(url, submitter)
         shares.start()
         acknowledged, seconds = _load(url, "/records", bodies, concurrency, duration_s, auth)
-        single_cpu = shares.per_record_ms(acknowledged)
+        single_cpu, single_threads = shares.per_record_ms(acknowledged), shares.server_threads_ms(acknowledged)
         _wait_anchored(url, acknowledged, auth)
         latencies, mining = _store_latencies(Settings(data_dir=data_dir).resolved_database_url())
         bulk_ack, bulk_s = _load(url, "/records/bulk", bulk_bodies, 4, duration_s, auth)
         _wait_anchored(url, acknowledged + bulk_ack, auth)
-        imported, import_s, import_cpu = _stream_import(url, import_lines, submitter, data_dir, shares)
+        imported, import_s, import_cpu, import_threads = _stream_import(url, import_lines, submitter, data_dir,
+                                                                        shares)
         _wait_anchored(url, acknowledged + bulk_ack + imported, auth)
     return {"ingest_records_per_s": round(acknowledged / seconds, 1), "ingest_records": acknowledged,
             "ingest_latency_p50_ms": pct(latencies, 50), "ingest_latency_p99_ms": pct(latencies, 99),
@@ -162,13 +163,15 @@ def ingest(node_url: str, bodies: list[bytes], bulk_bodies: list[bytes], import_
             "bulk_request_records_per_s": round(bulk_ack / bulk_s, 1), "bulk_records": bulk_ack,
             "import_records_per_s": round(imported / import_s, 1), "import_records": imported,
             "ingest_cpu_ms_per_record": single_cpu, "import_cpu_ms_per_record": import_cpu,
+            "ingest_server_threads_ms_per_record": single_threads,
+            "import_server_threads_ms_per_record": import_threads,
             "api_workers": workers, "client_concurrency": concurrency, "fhir_validation": "schema"}
 
 
 def _stream_import(url: str, lines: list[bytes], submitter: Any, data_dir: Path,
-                   shares: CpuShares) -> tuple[int, float, dict[str, float]]:
-    """`bindaas import-ndjson` of ``lines`` (as a file): records accepted, the seconds it took, and its CPU per
-    record by share."""
+                   shares: CpuShares) -> tuple[int, float, dict[str, float], dict[str, float]]:
+    """`bindaas import-ndjson` of ``lines`` (as a file): records accepted, the seconds it took, its CPU per record
+    by share, and the server's by thread."""
     import io
 
     from bindaas.client import BindaasClient
@@ -186,10 +189,10 @@ def _stream_import(url: str, lines: list[bytes], submitter: Any, data_dir: Path,
         summary = import_file(client, path, lines_per_slice=-(-len(lines) // 4), parallel=4,
                               progress=Progress(path.stat().st_size, out=io.StringIO()))
         seconds = time.perf_counter() - started
-        cpu = shares.per_record_ms(summary["accepted"])
+        cpu, threads = shares.per_record_ms(summary["accepted"]), shares.server_threads_ms(summary["accepted"])
     if summary["refused"]:
         raise RuntimeError(f"the import refused {summary['refused']} envelopes: {summary.get('first_refusals')}")
-    return summary["accepted"], seconds, cpu
+    return summary["accepted"], seconds, cpu, threads
 
 
 def embedded_ingest(bodies: list[bytes], chain: ChainClient, *, concurrency: int, duration_s: float,

@@ -23,6 +23,7 @@ from bindaas.chain.artifacts import custom_errors, load_artifact
 from bindaas.chain.deployment import Deployment
 from bindaas.chain.reverts import explain
 from bindaas.errors import ChainError, ChainUnavailable
+from bindaas.threads import named_thread
 
 T = TypeVar("T")
 BATCH_ANCHORED_TOPIC = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
@@ -254,7 +255,7 @@ class ChainClient:
                 except ChainUnavailable:
                     pass  # acceptance falls back to the last state seen; see head_for_acceptance
 
-        self._watch_thread = threading.Thread(target=loop, name="bindaas-registry-watch", daemon=True)
+        self._watch_thread = named_thread(loop, "registry-watch")
         self._watch_thread.start()
 
     def warm(self) -> None:

@@ -27,6 +27,7 @@ from bindaas.errors import ChainError, ChainUnavailable
 from bindaas.observability import metrics
 from bindaas.store import repository
 from bindaas.store.models import AuditRow, BatchRow, NewRecord, RecordRow
+from bindaas.threads import named_thread
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ class Anchorer:
                 self._stop.wait(self.settings.anchor_retry_s)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="bindaas-anchorer", daemon=True)
+        self._thread = named_thread(self._loop, "anchorer")
         self._thread.start()
 
     def stop(self) -> None:

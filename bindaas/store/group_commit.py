@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bindaas.store import repository
 from bindaas.store.models import NewRecord, RecordRow
+from bindaas.threads import named_thread
 
 _STOP = object()
 
@@ -31,7 +32,7 @@ class RecordWriter:
         """Commit ``row``; returns (stored row, created). The same digest twice yields the first row."""
         with self._start_lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="bindaas-record-writer", daemon=True)
+                self._thread = named_thread(self._run, "record-writer")
                 self._thread.start()
         done: Future[tuple[NewRecord | RecordRow, bool]] = Future()
         self._queue.put((row, done))
