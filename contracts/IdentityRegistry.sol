@@ -116,11 +116,18 @@ contract IdentityRegistry {
         return _identities[keyId];
     }
 
-    /// @notice The identities enrolled under `keyIds`, in order: one call for a whole group of records' owners.
-    function identitiesOf(bytes32[] calldata keyIds) external view returns (Identity[] memory found) {
-        found = new Identity[](keyIds.length);
+    /// @notice What acceptance asks of each record's owner, for a whole group of owners at once: for each of
+    /// `keyIds`, in order, its role (bits 0-7), enrolment block (bits 8-71) and revocation block (bits 72-135), or
+    /// 0 when it was never enrolled.
+    /// @dev The identity's first storage slot only, of the three `identityOf` reads: the enrolling authority and
+    /// the KEM key's hash never change once enrolled (the `Enrolled` event names both), and a word an owner is all
+    /// the answer holds.
+    function enrolmentsOf(bytes32[] calldata keyIds) external view returns (uint256[] memory packed) {
+        packed = new uint256[](keyIds.length);
         for (uint256 i = 0; i < keyIds.length; i++) {
-            found[i] = _identities[keyIds[i]];
+            Identity storage identity = _identities[keyIds[i]];
+            packed[i] = uint256(identity.role) | (uint256(identity.enrolledBlock) << 8)
+                | (uint256(identity.revokedBlock) << 72);
         }
     }
 

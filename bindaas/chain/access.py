@@ -30,18 +30,17 @@ ROLES = ("none", "patient", "clinician", "auditor", "authority")
 ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768) in its Enrolled event
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
 CONSENT_GAS_LIMIT = 12_000_000  # a consent change checked on chain uses about 6.9 M (messages are 142 bytes)
-_IDENTITIES_OF = "0x" + keccak(text="identitiesOf(bytes32[])")[:4].hex()
+_ENROLMENTS_OF = "0x" + keccak(text="enrolmentsOf(bytes32[])")[:4].hex()
 _ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
 _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
 
 
-def _decode_identity(result: str) -> tuple:
-    """identityOf's ABI-encoded answer as (role, enrolledBlock, revokedBlock, enrolledBy, kemKeyHash); enrolledBy in
-    lower case (a checksum costs a keccak, and acceptance reads thousands of these without looking at it)."""
-    raw = bytes.fromhex(result[2:])
-    words = [raw[32 * i:32 * i + 32] for i in range(5)]
-    return (int.from_bytes(words[0], "big"), int.from_bytes(words[1], "big"), int.from_bytes(words[2], "big"),
-            "0x" + words[3][12:].hex(), words[4])
+_BLOCK_MASK = (1 << 64) - 1
+
+
+def _unpack_enrolment(word: int) -> tuple[int, int, int]:
+    """One word of ``enrolmentsOf`` as (role, enrolledBlock, revokedBlock)."""
+    return word & 0xFF, (word >> 8) & _BLOCK_MASK, (word >> 72) & _BLOCK_MASK
 
 
 def check_key_id(text: str, *, field: str) -> str:
@@ -151,102 +150,106 @@ class AccessChain:
         self.consents = chain.w3.eth.contract(address=deployment.consents, abi=load_artifact("ConsentRegistry")["abi"])
         self.mldsa_keys = (chain.w3.eth.contract(address=deployment.mldsa_keys, abi=load_artifact("MLDSA65Keys")["abi"])
                            if deployment.mldsa_keys else None)
-        self._keys: dict[str, tuple[bytes, bytes]] = {}  # key id -> (signing key, kem key); immutable once enrolled
-        self._raw: dict[str, tuple[int, tuple | None]] = {}
-        self._identities: dict[str, tuple[tuple, Identity]] = {}
+        # key id -> (signing key, KEM key, enrolling authority), from its Enrolled event: immutable once enrolled
+        self._published: dict[str, tuple[bytes, bytes, str]] = {}
+        self._enrolments: dict[str, tuple[int, tuple[int, int, int] | None]] = {}  # key id -> (epoch, fields)
+        self._identities: dict[str, tuple[tuple[int, int, int], Identity]] = {}
         self._signatures: dict[tuple[str, str, int], bool] = {}
         self._lock = threading.Lock()
         endpoint = getattr(chain.w3.provider, "endpoint_uri", None)
         self._rpc = KeepAliveRpc(str(endpoint)) if endpoint and not chain.embedded else None
-        self._identity_fields: Callable[[str], tuple]  # one key's identityOf fields, read from the chain
+        self._enrolment_fields: Callable[[str], tuple[int, int, int]]  # one key's enrolment, read from the chain
         if self._rpc is not None:  # POST /records meets a new owner in nearly every request: reads share a call
-            self._identity_fields = CoalescedReads(
-                lambda keys: self.chain.call(lambda: self._identities_of(keys), "identitiesOf")).read
+            self._enrolment_fields = CoalescedReads(
+                lambda keys: self.chain.call(lambda: self._enrolments_of(keys), "enrolmentsOf")).read
         else:
-            self._identity_fields = lambda key_id: self.chain.call(lambda: self._identity_of(key_id), "identityOf")
+            self._enrolment_fields = lambda key_id: self.chain.call(
+                lambda: _unpack_enrolment(self.identities.functions.enrolmentsOf([_b32(key_id)]).call()[0]),
+                "enrolmentsOf")
 
     # ------------------------------------------------------------------ identities
 
-    def _read_identity(self, key_id: str) -> tuple[int, tuple | None]:
-        """(epoch, identityOf's fields or None) for ``key_id``: cached while the registry watcher shows no identity
-        event since; re-read otherwise; during a chain outage, as last read (like the authority registry's view)."""
+    def _read_enrolment(self, key_id: str) -> tuple[int, tuple[int, int, int] | None]:
+        """(epoch, (role, enrolledBlock, revokedBlock) or None) for ``key_id``: cached while the registry watcher
+        shows no identity event since; re-read otherwise; during a chain outage, as last read (like the authority
+        registry's view)."""
         epoch = self.chain.identity_epoch
-        cached = self._raw.get(key_id)
+        cached = self._enrolments.get(key_id)
         if cached is not None and cached[0] == epoch and self.chain.watch_fresh():
             return cached
         try:
-            fields = self._identity_fields(key_id)
+            fields = self._enrolment_fields(key_id)
         except ChainUnavailable:
             if cached is None:
                 raise
             return cached
-        found = (epoch, tuple(fields) if fields[1] else None)
+        found = (epoch, fields if fields[1] else None)
         with self._lock:
-            self._raw[key_id] = found
+            self._enrolments[key_id] = found
         return found
 
-    def _identity_of(self, key_id: str) -> tuple:
-        """identityOf(keyId) as (role, enrolledBlock, revokedBlock, enrolledBy, kemKeyHash), through web3 (the
-        embedded chain, which has no JSON-RPC endpoint)."""
-        return tuple(self.identities.functions.identityOf(_b32(key_id)).call())
-
-    def _identities_of(self, key_ids: list[str]) -> dict[str, tuple]:
-        """identitiesOf(keyIds) over JSON-RPC as a raw eth_call (0.6 ms of CPU a call, where web3's contract
-        machinery took 2.1 ms): each key id's (role, enrolledBlock, revokedBlock, enrolledBy, kemKeyHash)."""
+    def _enrolments_of(self, key_ids: list[str]) -> dict[str, tuple[int, int, int]]:
+        """enrolmentsOf(keyIds) over JSON-RPC as a raw eth_call (0.6 ms of CPU a call, where web3's contract
+        machinery took 2.1 ms): each key id's (role, enrolledBlock, revokedBlock). The identity's first storage
+        slot only: Hardhat spent 27 ms of CPU answering identitiesOf (all three slots, as structs) for 256 owners,
+        5.5 ms answering this."""
         assert self._rpc is not None
-        # identitiesOf(bytes32[]): the array's offset and length, then the key ids.
-        data = (_IDENTITIES_OF + (32).to_bytes(32, "big").hex() + len(key_ids).to_bytes(32, "big").hex()
+        # enrolmentsOf(bytes32[]): the array's offset and length, then the key ids.
+        data = (_ENROLMENTS_OF + (32).to_bytes(32, "big").hex() + len(key_ids).to_bytes(32, "big").hex()
                 + "".join(_b32(k).hex() for k in key_ids))
         answer = self._rpc.call("eth_call", [{"to": self.identities.address, "data": data}, "latest"])
-        raw = bytes.fromhex(answer[2:])[64:]  # past the offset and length words: 5 words an identity
-        return {key_id: _decode_identity("0x" + raw[160 * i:160 * (i + 1)].hex()) for i, key_id in enumerate(key_ids)}
+        raw = bytes.fromhex(answer[2:])[64:]  # past the offset and length words: one word an owner
+        return {key_id: _unpack_enrolment(int.from_bytes(raw[32 * i:32 * (i + 1)], "big"))
+                for i, key_id in enumerate(key_ids)}
 
     def prefetch_identities(self, key_ids: set[str]) -> None:
-        """Read the identities of ``key_ids`` not cached yet with one `identitiesOf` call, so that checking a group
+        """Read the enrolments of ``key_ids`` not cached yet with one `enrolmentsOf` call, so that checking a group
         of envelopes (the streaming import) costs the node one call for its new owners instead of one each (about
         1 ms of the node's CPU each on Hardhat)."""
         if self._rpc is None:
             return
         epoch, fresh = self.chain.identity_epoch, self.chain.watch_fresh()
         missing = sorted(k for k in (k.lower() for k in key_ids)
-                         if not (fresh and (cached := self._raw.get(k)) is not None and cached[0] == epoch))
+                         if not (fresh and (cached := self._enrolments.get(k)) is not None and cached[0] == epoch))
         if not missing:
             return
         try:
-            found = self._identities_of(missing)
+            found = self._enrolments_of(missing)
         except (ChainError, ChainUnavailable):
             return  # each identity is then read on its own, with that path's error handling
         with self._lock:
             for key_id, fields in found.items():
-                self._raw[key_id] = (epoch, fields if fields[1] else None)
+                self._enrolments[key_id] = (epoch, fields if fields[1] else None)
 
     def enrolment(self, key_id: str) -> Enrolment | None:
         """Role and enrolment blocks of ``key_id`` (None if never enrolled), without fetching its public keys."""
         key_id = key_id.lower()
-        fields = self._read_identity(key_id)[1]
+        fields = self._read_enrolment(key_id)[1]
         if fields is None:
             return None
-        role, enrolled, revoked, _by, _kem_hash = fields
+        role, enrolled, revoked = fields
         return Enrolment(key_id, ROLES[role], enrolled, revoked)
 
     def identity(self, key_id: str) -> Identity | None:
         """The identity enrolled under ``key_id`` (None if never), with its published keys."""
         key_id = key_id.lower()
-        fields = self._read_identity(key_id)[1]
+        fields = self._read_enrolment(key_id)[1]
         if fields is None:
             return None
         cached = self._identities.get(key_id)
         if cached is not None and cached[0] == fields:
             return cached[1]
-        role, enrolled, revoked, by, _kem_hash = fields
-        signing, kem = self._published_keys(key_id, enrolled)
-        found = Identity(key_id, ROLES[role], enrolled, revoked, Web3.to_checksum_address(by), signing, kem)
+        role, enrolled, revoked = fields
+        signing, kem, by = self._published_keys(key_id, enrolled)
+        found = Identity(key_id, ROLES[role], enrolled, revoked, by, signing, kem)
         with self._lock:
             self._identities[key_id] = (fields, found)
         return found
 
-    def _published_keys(self, key_id: str, block: int) -> tuple[bytes, bytes]:
-        if key_id not in self._keys:
+    def _published_keys(self, key_id: str, block: int) -> tuple[bytes, bytes, str]:
+        """The signing key, KEM key and enrolling authority (checksummed) that ``key_id``'s Enrolled event in
+        ``block`` published; none of them changes once enrolled."""
+        if key_id not in self._published:
             event = self.identities.events.Enrolled()
             logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
                 "address": self.identities.address, "fromBlock": block, "toBlock": block,
@@ -254,8 +257,9 @@ class AccessChain:
             if not logs:
                 raise ChainError(f"no Enrolled event for {key_id} in block {block}")
             args = event.process_log(logs[0])["args"]
-            self._keys[key_id] = (bytes(args["signingKey"]), bytes(args["kemKey"]))
-        return self._keys[key_id]
+            self._published[key_id] = (bytes(args["signingKey"]), bytes(args["kemKey"]),
+                                       Web3.to_checksum_address(args["by"]))
+        return self._published[key_id]
 
     def enroll(self, *, signing_key: bytes, kem_key: bytes, role: str) -> TxReceipt:
         """Enrol a key with ``role`` (sent by this service's authority account)."""

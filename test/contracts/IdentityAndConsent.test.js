@@ -85,6 +85,22 @@ describe("IdentityRegistry and ConsentRegistry", function () {
       .to.be.revertedWithCustomError(identities, "IdentityUnknown").withArgs(keyId("clinician"));
   });
 
+  it("Should answer a group's enrolments as one word each: role, enrolment block, revocation block", async function () {
+    const { identities, a } = await loadFixture(deployed);
+    await identities.connect(a).revoke(keyId("clinician"));
+    const ids = [keyId("patient"), keyId("clinician"), keyId("never-enrolled")];
+    const words = await identities.enrolmentsOf(ids);
+    expect(words.length).to.equal(3);
+    for (const [i, id] of ids.entries()) {
+      const stored = await identities.identityOf(id);
+      const mask = (1n << 64n) - 1n;
+      expect([words[i] & 0xffn, (words[i] >> 8n) & mask, (words[i] >> 72n) & mask, words[i] >> 136n])
+        .to.deep.equal([stored.role, stored.enrolledBlock, stored.revokedBlock, 0n]);
+    }
+    expect(words[1] >> 72n).to.be.greaterThan(0n); // the revoked clinician
+    expect(words[2]).to.equal(0n);
+  });
+
   it("Should record a patient's grant and revocation with the signature in the event", async function () {
     const { consents, a } = await loadFixture(deployed);
     await expect(consents.connect(a).setConsent(keyId("patient"), keyId("clinician"), true, 0, 1, "0x", signature(1)))
