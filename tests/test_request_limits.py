@@ -92,6 +92,10 @@ def test_nesting_depth_is_read_from_the_bytes_as_a_parser_reads_it():
     tricky = ['[', ']]]', '{"', '\\', '\\"', '\\\\[', '"]', 'ü{', '\\u005b']
     documents = [1, "x", [], {}, [[[]]], {"a": [tricky, {"b": [[tricky[3]]]}]}, {t: [t, {t: t}] for t in tricky},
                  [[[[{"x": "]]]]]]"}]]]], {"k\\": [[["\\\\"]]]}]
+    deep: object = tricky
+    for level in range(40):  # past the peels of innermost pairs, so the count bracket by bracket runs too
+        deep = [deep, "]"] if level % 2 else {"[": deep, "{": [[], {}]}
+        documents.append(deep)
     for document in documents:
         for ascii_only in (True, False):
             text = json.dumps(document, ensure_ascii=ascii_only).encode()

@@ -18,20 +18,31 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")  # depth does not care which kind of bracket nests
+_STEP = {ord("["): 1, ord("]"): -1}
+_PEELS = 16  # innermost bracket pairs peeled off this many times before counting bracket by bracket
 
 
 def json_depth(body: bytes) -> int:
-    """Nesting depth of a JSON text (already known to parse), from its bytes. Escapes go first (pairs of
-    backslashes, then escaped quotes, left to right as JSON reads them), then whatever sits between quotes, and the
-    brackets left are counted. It runs for every body, so it stays in C (replace, split, translate, accumulate):
-    walking the parsed objects in Python cost ~0.1 ms for a 26 KB envelope."""
+    """Nesting depth of a JSON text, from its bytes. Escapes go first (pairs of backslashes, then escaped quotes,
+    left to right as JSON reads them); then only brackets (all as square ones) and quotes are kept, and adjacent quotes dropped (an empty
+    string, or the gap between two strings: either way no bracket changes side); what sits between the quotes left
+    is dropped, and the brackets left are counted. It runs for every body, so it stays in C (replace, split,
+    translate): walking the parsed objects in Python cost ~0.1 ms for a 26 KB envelope, and splitting the whole text
+    at its quotes ~40 µs, where the skeleton of brackets and quotes is ~1 KB and costs ~15 µs."""
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    outside_strings = b"".join(body.split(b'"')[::2])
-    brackets = outside_strings.translate(None, _NOT_BRACKET)
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    skeleton = body.translate(_ONE_KIND, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    # Balanced brackets empty out in as many peels of their innermost pairs as they nest deep; anything deeper (or
+    # unbalanced: a line not yet parsed) is counted bracket by bracket, which costs Python steps per bracket.
+    for depth in range(_PEELS):
+        if not skeleton:
+            return depth
+        skeleton = skeleton.replace(b"[]", b"")
+    return _PEELS + max(accumulate(map(_STEP.__getitem__, skeleton)), default=0)
 
 
 def _is_json(media_type: bytes) -> bool:
