@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bindaas.store.models import Base
 
 
+SQLITE_PAGE_BYTES = 8192
+
+
 def _json_text(value: Any) -> str:
     """JSON columns' text. Lists (a record's endorsements, 13 KB of base64, its proof, a batch's members) go
     through orjson: the standard library's encoder cost ~2% of an import's CPU. Anything else (model configs and
@@ -45,6 +48,12 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
+            # A new store's pages are 8 KB, not 4: a record is ~27 KB (sealed bundle, owner key and signature,
+            # endorsements), so half as many overflow pages and WAL frames a row. A 750-row store's insert and
+            # commit took ~55 ms of CPU rather than ~68, its rows' status updates ~10 rather than ~12, and 3,000-line
+            # imports ran at 1,232-1,240 records/s against 1,128-1,199 (three alternating pairs); 16 KB pages were
+            # slower again. An existing store keeps its page size (the pragma is a no-op once tables exist).
+            cur.execute(f"PRAGMA page_size={SQLITE_PAGE_BYTES}")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")  # an acknowledged record must survive power loss
             cur.close()
