@@ -1,9 +1,10 @@
 """Engine and session factory for a database URL; SQLite gets WAL and a busy timeout so the API and the anchorer
-can write side by side."""
+can write side by side, and its log copied into the database by a thread of its own (``checkpoint``)."""
 
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bindaas.store.checkpoint import WalCheckpointer
 from bindaas.store.models import Base
+
+_checkpointers: "weakref.WeakKeyDictionary[Engine, WalCheckpointer]" = weakref.WeakKeyDictionary()
 
 
 SQLITE_PAGE_BYTES = 8192
@@ -42,8 +46,13 @@ def make_engine(url: str) -> Engine:
     """Create the engine for ``url`` and the tables if missing."""
     codec = {"json_serializer": _json_text, "json_deserializer": _json_value}
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = url.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **codec)
+        checkpointer = None if path == ":memory:" else WalCheckpointer(path)
+        if checkpointer is not None:
+            _checkpointers[engine] = checkpointer
+            event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -56,6 +65,8 @@ def make_engine(url: str) -> Engine:
             cur.execute(f"PRAGMA page_size={SQLITE_PAGE_BYTES}")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")  # an acknowledged record must survive power loss
+            if checkpointer is not None:  # commits append to the log; the checkpointer's thread copies it
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True, **codec)
@@ -73,4 +84,9 @@ def make_engine(url: str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions on ``engine``; on a SQLite store each commit tells its WAL checkpointer."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is not None:
+        event.listen(factory, "after_commit", lambda _session: checkpointer.committed())
+    return factory
