@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 
 import pytest
 
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.digest import new_salt, record_digest, record_leaf, signed_message
 from bindaas.crypto.merkle import ProofStep, merkle_root_and_proofs, root_from_proof
+from bindaas.ledger.anchorer import leaf_of, sealed
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 100])
@@ -17,6 +19,18 @@ def test_every_leaf_proves_into_the_root(size):
     root, proofs = merkle_root_and_proofs(leaves)
     assert all(root_from_proof(leaf, proof) == root for leaf, proof in zip(leaves, proofs))
     assert max(len(p) for p in proofs) <= max(1, (size - 1).bit_length())
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 17, 100, 750])
+def test_the_proofs_a_batch_stores_prove_each_row_into_the_root_it_anchors(size):
+    rows = [SimpleNamespace(id="0x" + hashlib.sha3_256(i.to_bytes(4, "big")).hexdigest(), accepted_block=7 + i % 3)
+            for i in range(size)]
+    root, stored = sealed(rows)
+    tree_root, proofs = merkle_root_and_proofs([leaf_of(row) for row in rows])
+    assert root == "0x" + tree_root.hex()
+    assert stored == [[step.to_json() for step in proof] for proof in proofs]
+    assert all(root_from_proof(leaf_of(row), [ProofStep.from_json(step) for step in proof]).hex() == root[2:]
+               for row, proof in zip(rows, stored))
 
 
 def test_a_proof_does_not_fit_another_leaf():

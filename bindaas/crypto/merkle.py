@@ -31,25 +31,39 @@ def _node(left: bytes, right: bytes) -> bytes:
     return hashlib.sha3_256(_NODE_TAG + left + right).digest()
 
 
-def merkle_root_and_proofs(leaves: list[bytes]) -> tuple[bytes, list[list[ProofStep]]]:
-    """Return the root of ``leaves`` and, for each leaf in order, its inclusion proof."""
+def merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of the tree over ``leaves``, the leaves first and the root's level (one node) last."""
     if not leaves:
         raise ValueError("a Merkle tree needs at least one leaf")
-    proofs: list[list[ProofStep]] = [[] for _ in leaves]
-    # positions[i] = the index, in the current level, of the node that leaf i is under
-    positions = list(range(len(leaves)))
-    level = list(leaves)
-    while len(level) > 1:
+    levels = [list(leaves)]
+    while len(level := levels[-1]) > 1:
         upper = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             upper.append(level[-1])
-        for leaf_index, pos in enumerate(positions):
-            sibling = pos ^ 1
-            if sibling < len(level):
-                proofs[leaf_index].append(ProofStep(level[sibling], left=sibling < pos))
-            positions[leaf_index] = pos // 2
-        level = upper
-    return level[0], proofs
+        levels.append(upper)
+    return levels
+
+
+def proof_paths(levels: list[list[bytes]]) -> list[list[tuple[int, int]]]:
+    """For each leaf, its proof as (level, index of the sibling in that level) pairs, leaf level first; a level
+    where the leaf's node is the lone one at the end has no sibling and no step."""
+    paths = []
+    for leaf_index in range(len(levels[0])):
+        path, position = [], leaf_index
+        for depth, level in enumerate(levels[:-1]):
+            if (sibling := position ^ 1) < len(level):
+                path.append((depth, sibling))
+            position >>= 1
+        paths.append(path)
+    return paths
+
+
+def merkle_root_and_proofs(leaves: list[bytes]) -> tuple[bytes, list[list[ProofStep]]]:
+    """Return the root of ``leaves`` and, for each leaf in order, its inclusion proof."""
+    levels = merkle_levels(leaves)
+    # A sibling at an even index sits to the left of the node it pairs with.
+    return levels[-1][0], [[ProofStep(levels[depth][sibling], left=not sibling & 1) for depth, sibling in path]
+                           for path in proof_paths(levels)]
 
 
 def root_from_proof(leaf: bytes, proof: list[ProofStep]) -> bytes:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.crypto.digest import audit_leaf, record_leaf
-from bindaas.crypto.merkle import merkle_root_and_proofs
+from bindaas.crypto.merkle import ProofStep, merkle_levels, proof_paths
 from bindaas.errors import ChainError, ChainUnavailable
 from bindaas.observability import metrics
 from bindaas.store import repository
@@ -39,9 +39,14 @@ def leaf_of(row: RecordRow | NewRecord | AuditRow) -> bytes:
 
 
 def sealed(rows: Sequence[RecordRow | NewRecord | AuditRow]) -> tuple[str, list[list[dict]]]:
-    """The Merkle root (0x hex) of ``rows`` in this order, and each row's inclusion proof as stored."""
-    root, proofs = merkle_root_and_proofs([leaf_of(row) for row in rows])
-    return "0x" + root.hex(), [[step.to_json() for step in proof] for proof in proofs]
+    """The Merkle root (0x hex) of ``rows`` in this order, and each row's inclusion proof as stored
+    (``ProofStep.to_json`` of each step). A node's step is written once and shared by the proofs of every leaf under
+    its sibling: a 750-row store built 7,500 steps and their JSON one by one, ~18 ms of its CPU."""
+    levels = merkle_levels([leaf_of(row) for row in rows])
+    steps = [[ProofStep(node, left=not index & 1).to_json() for index, node in enumerate(level)]
+             for level in levels[:-1]]
+    return "0x" + levels[-1][0].hex(), [[steps[depth][sibling] for depth, sibling in path]
+                                        for path in proof_paths(levels)]
 
 
 def as_utc(moment: datetime) -> datetime:
