@@ -1,15 +1,18 @@
-"""A SQLite store's write-ahead log is copied into the database file by a thread of its own: a commit only appends
-to the log and syncs it, and the log does not grow with what was ever written."""
+"""How a SQLite store writes: its write-ahead log is copied into the database file by a thread of its own (a commit
+only appends to the log and syncs it, and the log does not grow with what was ever written), and the ledger's
+writers take turns through a lock that wakes the next as it is released."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
+import threading
 import time
 
 from sqlalchemy import text
 
-from bindaas.store.database import make_engine, make_sessionmaker
+from bindaas.store.database import make_engine, make_sessionmaker, write_turn
 
 
 def test_commits_leave_the_copying_to_the_checkpointer_and_the_log_stays_small(tmp_path):
@@ -37,3 +40,31 @@ def test_commits_leave_the_copying_to_the_checkpointer_and_the_log_stays_small(t
     reader = sqlite3.connect(database)
     assert reader.execute("SELECT count(*), sum(length(b)) FROM blobs").fetchone() == (24, written)
     reader.close()
+
+
+def _take_turns(database: str, log: str, times: int) -> None:
+    engine = make_engine(f"sqlite:///{database}")
+    for _ in range(times):
+        with write_turn(engine):
+            started = time.monotonic()
+            time.sleep(0.01)
+            with open(log, "a") as out:
+                out.write(f"{started} {time.monotonic()}\n")
+    engine.dispose()
+
+
+def test_the_ledgers_writers_take_turns_across_threads_and_processes(tmp_path):
+    """One writer at a time holds the store's turn (the ledger's stores, claims and status updates take it), whether
+    the others are threads of the same process or other workers."""
+    database, log = str(tmp_path / "store.db"), str(tmp_path / "turns.log")
+    make_engine(f"sqlite:///{database}").dispose()
+    forked = multiprocessing.get_context("fork")
+    processes = [forked.Process(target=_take_turns, args=(database, log, 10)) for _ in range(2)]
+    threads = [threading.Thread(target=_take_turns, args=(database, log, 10)) for _ in range(2)]
+    for worker in processes + threads:
+        worker.start()
+    for worker in processes + threads:
+        worker.join(timeout=60)
+    held = sorted(tuple(map(float, line.split())) for line in open(log))
+    assert len(held) == 40
+    assert all(earlier[1] <= later[0] for earlier, later in zip(held, held[1:])), "two writers held the turn at once"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
-from functools import cache
+from functools import cache, wraps
+from typing import Any, TypeVar
 
 from sqlalchemy import Insert, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -12,10 +13,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
+from bindaas.store.database import write_turn
 from bindaas.store.models import AuditRow, BatchRow, DicomObjectRow, ModelRow, NewRecord, RecordRow
 
 Ledger = type[RecordRow] | type[AuditRow]  # the two kinds of rows anchored in Merkle batches
 BATCH_KIND: dict[type, str] = {RecordRow: "records", AuditRow: "audit"}
+T = TypeVar("T")
+
+
+def _in_write_turn(write: Callable[..., T]) -> Callable[..., T]:
+    """Run ``write`` (which commits) holding the store's turn to write (``database.write_turn``)."""
+    @wraps(write)
+    def in_turn(session: Session, **kwargs: Any) -> T:
+        with write_turn(session.get_bind()):
+            return write(session, **kwargs)
+    return in_turn
 
 
 def now() -> datetime:
@@ -39,6 +51,7 @@ def insert_record(session: Session, *, row: RecordRow) -> tuple[RecordRow, bool]
         return existing, False
 
 
+@_in_write_turn
 def insert_records(session: Session, *, rows: list[NewRecord]) -> list[NewRecord]:
     """Insert ``rows`` in one transaction and return those newly created; ids already stored are skipped. One
     multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``: the ORM's unit of work cost more CPU per record
@@ -87,6 +100,12 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
     # stores wait on.
     values = [{**_insert_values(row), "leaf_index": leaf, "proof": proof}
               for leaf, (row, proof) in enumerate(zip(rows, proofs))]
+    with write_turn(session.get_bind()):
+        return _insert_claimed_values(session, rows=rows, values=values, root=root)
+
+
+def _insert_claimed_values(session: Session, *, rows: list[NewRecord], values: list[dict], root: str
+                           ) -> BatchRow | None:
     batch = _new_batch(session, root=root, kind="records", members=[row.id for row in rows])
     if batch is None:
         return None
@@ -162,6 +181,7 @@ def waiting(session: Session, *, ledger: Ledger = RecordRow) -> tuple[int, datet
     return count, session.scalar(select(func.min(head.c.accepted_at)))
 
 
+@_in_write_turn
 def claim_batch(session: Session, *, root: str, records: list, proofs: list[list[dict]],
                 ledger: Ledger = RecordRow) -> BatchRow | None:
     """Claim ``records`` (rows of ``ledger``) for a new batch with ``root`` in one transaction, writing each
@@ -201,11 +221,13 @@ def batch_records(session: Session, *, batch_id: int, ledger: Ledger = RecordRow
     return list(session.scalars(stmt))
 
 
+@_in_write_turn
 def mark_sealed(session: Session, *, batch_id: int) -> None:
     session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(status="sent", sealed_at=now()))
     session.commit()
 
 
+@_in_write_turn
 def mark_anchored(session: Session, *, batch_id: int, tx_hash: str | None, block_number: int, block_time: int,
                   gas_used: int | None, final: bool) -> None:
     """Record the batch's anchor (final at once when no confirmations are asked for) and move its records to
@@ -230,11 +252,13 @@ def unfinal_batches(session: Session, *, limit: int = 256) -> list[BatchRow]:
     return list(session.scalars(stmt))
 
 
+@_in_write_turn
 def mark_final(session: Session, *, batch_id: int) -> None:
     session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(final_at=now()))
     session.commit()
 
 
+@_in_write_turn
 def mark_dropped(session: Session, *, batch_id: int) -> None:
     """A reorganisation dropped the batch's anchor: back to claimed (proofs kept, the root is the same), its rows
     back to accepted, so the anchorer sends it again."""
