@@ -6,12 +6,17 @@ the way. (Smaller groups wait to share a batch: test_record_roundtrip.)"""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import httpx
 import pytest
 
 from bindaas.config import Settings
 from bindaas.demo import signed_envelopes
+from bindaas.ledger.anchorer import as_utc, sealed
+from bindaas.store import repository
+from bindaas.store.database import make_engine, make_sessionmaker
+from bindaas.store.models import NewRecord
 
 BATCH = 4  # groups of at least one record (a quarter batch) are sealed as they are stored
 
@@ -80,3 +85,35 @@ def test_a_streamed_import_fills_whole_batches_around_the_lines_it_refuses(servi
     assert [a["batch_size"] for a in anchors] == [4] * 8 + [1]
     assert len({a["root"] for a in anchors}) == 3
     assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)
+
+
+def test_rows_stored_already_claimed_read_back_as_rows_stored_one_by_one(tmp_path, database_url):
+    """The claimed group's insert hands the driver its parameters itself (SQLite): what it stores must read back
+    exactly as what SQLAlchemy's own insert stores (times, blobs, JSON), besides the batch, leaf and proof."""
+    engine = make_engine(database_url or f"sqlite:///{tmp_path / 'store.db'}")
+    sessions = make_sessionmaker(engine)
+
+    def record(tag: int) -> NewRecord:
+        return NewRecord(id=f"0x{tag:064x}", patient_id=f"0x{tag + 7:064x}", payload=bytes([tag % 10]) * 900,
+                         service_key=b"\x00k" * 40, salt=bytes(range(32)), owner_public_key=b"\x01" * 1952,
+                         owner_signature=b"\x02" * 3309, endorsements=[{"key_id": "0xab", "authority": "0xcd",
+                                                                        "signature": "c2ln"}] * 3,
+                         chain_id=31337, registry_address="0x" + "e" * 40, accepted_block=41 + tag,
+                         accepted_at=datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=timezone.utc))
+
+    claimed, single = [record(i) for i in range(3)], [record(i) for i in range(10, 13)]
+    root, proofs = sealed(claimed)
+    with sessions() as session:
+        assert repository.insert_claimed(session, rows=claimed, root=root, proofs=proofs) is not None
+        assert len(repository.insert_records(session, rows=single)) == 3
+    with sessions() as session:
+        for leaf, (a, b) in enumerate(zip(claimed, single)):
+            stored_a, stored_b = repository.get_record(session, record_id=a.id), repository.get_record(session,
+                                                                                                       record_id=b.id)
+            assert (stored_a.leaf_index, stored_a.proof, stored_a.batch_id is not None) == (leaf, proofs[leaf], True)
+            for column in ("payload", "service_key", "salt", "owner_public_key", "owner_signature", "endorsements",
+                           "chain_id", "registry_address", "accepted_at", "status"):
+                assert getattr(stored_a, column) == getattr(stored_b, column), column
+            assert stored_a.accepted_block - stored_b.accepted_block == -10
+            assert as_utc(stored_a.accepted_at) == a.accepted_at
+    engine.dispose()
