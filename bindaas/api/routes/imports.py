@@ -53,23 +53,7 @@ class _Checked:
         self.rows: list[tuple[int, NewRecord]] = []
 
 
-import os as _os, time as _time
-
-
-def _check(lines, services, caller, checked):
-    a = _time.thread_time()
-    _check2(lines, services, caller, checked)
-    open("/tmp/q/cpu.log", "a").write(f"{_os.getpid()} check {len(lines)} {_time.thread_time() - a:.6f}\n")
-
-
-def _store(checked, services, out):
-    a = _time.thread_time(); n = len(checked.rows)
-    r = _store2(checked, services, out)
-    open("/tmp/q/cpu.log", "a").write(f"{_os.getpid()} store {n} {_time.thread_time() - a:.6f}\n")
-    return r
-
-
-def _check2(lines: list[tuple[int, bytes]], services: Services, caller: Caller, checked: _Checked) -> None:
+def _check(lines: list[tuple[int, bytes]], services: Services, caller: Caller, checked: _Checked) -> None:
     """Check one group of lines (signatures, endorsements, owners, the bundle) and add them to ``checked``."""
     parsed: list[tuple[int, Envelope]] = []
     settings = services.settings
@@ -102,7 +86,7 @@ def _check2(lines: list[tuple[int, bytes]], services: Services, caller: Caller, 
                 checked.results[number] = _problem(number, outcome)
 
 
-def _store2(checked: _Checked, services: Services, out: BinaryIO) -> tuple[int, int, int]:
+def _store(checked: _Checked, services: Services, out: BinaryIO) -> tuple[int, int, int]:
     """Store the checked rows (committed before this returns) and write one result line for each checked line, in
     order; returns (accepted, created, refused)."""
     if checked.rows:
