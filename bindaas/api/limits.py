@@ -26,11 +26,12 @@ _PEELS = 16  # innermost bracket pairs peeled off this many times before countin
 
 def json_depth(body: bytes) -> int:
     """Nesting depth of a JSON text, from its bytes. Escapes go first (pairs of backslashes, then escaped quotes,
-    left to right as JSON reads them); then only brackets (all as square ones) and quotes are kept, and adjacent quotes dropped (an empty
-    string, or the gap between two strings: either way no bracket changes side); what sits between the quotes left
-    is dropped, and the brackets left are counted. It runs for every body, so it stays in C (replace, split,
-    translate): walking the parsed objects in Python cost ~0.1 ms for a 26 KB envelope, and splitting the whole text
-    at its quotes ~40 µs, where the skeleton of brackets and quotes is ~1 KB and costs ~15 µs."""
+    left to right as JSON reads them); then only brackets (all as square ones) and quotes are kept, and adjacent
+    quotes dropped (an empty string, or the gap between two strings: either way no bracket changes side); what sits
+    between the quotes left is dropped, and the brackets left are counted. It runs for every body, so it stays in C
+    (replace, split, translate): walking the parsed objects in Python cost ~0.1 ms for a 26 KB envelope, and
+    splitting the whole text at its quotes ~40 µs, where the skeleton of brackets and quotes is ~1 KB and costs
+    ~15 µs."""
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
     skeleton = body.translate(_ONE_KIND, _NOT_STRUCTURE).replace(b'""', b"")

@@ -96,7 +96,6 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
-
 _turns: dict[tuple[int, str], tuple[threading.Lock, int]] = {}  # by process: a forked child opens its own file
 _turns_lock = threading.Lock()
 
