@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
-import requests
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
@@ -21,6 +20,7 @@ from web3.types import RPCEndpoint
 
 from bindaas.chain.artifacts import custom_errors, load_artifact
 from bindaas.chain.deployment import Deployment
+from bindaas.chain.jsonrpc import KeepAliveProvider
 from bindaas.chain.reverts import explain
 from bindaas.errors import ChainError, ChainUnavailable
 from bindaas.threads import named_thread
@@ -35,12 +35,10 @@ def connect(rpc_url: str | None, *, timeout_s: float = 10.0) -> Web3:
         from web3 import EthereumTesterProvider  # imported lazily: py-evm is slow to import
 
         return Web3(EthereumTesterProvider())
-    session = requests.Session()
-    session.trust_env = False  # else requests re-reads ~/.netrc and proxy variables on every JSON-RPC call
     # web3's validation asks the node for its chain id before every call and transaction (4 of the 9 JSON-RPC
     # round trips of one anchorBatch); an endpoint's chain id does not change, so it is asked once.
-    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}, session=session,
-                                  cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")}))
+    return Web3(KeepAliveProvider(rpc_url, timeout_s=timeout_s, cache_allowed_requests=True,
+                                  cacheable_requests={RPCEndpoint("eth_chainId")}))
 
 
 @dataclass(frozen=True)
@@ -179,7 +177,9 @@ class ChainClient:
                 return fn()
         except ChainError:
             raise
-        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeExhausted) as exc:
+        except ChainUnavailable as exc:
+            raise ChainUnavailable(f"{what}: {exc.detail}") from exc
+        except (ConnectionError, TimeExhausted) as exc:
             raise ChainUnavailable(f"{what}: chain node unreachable ({type(exc).__name__})") from exc
         except Exception as exc:
             if not _is_revert(exc):
@@ -513,8 +513,8 @@ def deploy(w3: Web3, *, authorities: Sequence[str], public_keys: Sequence[bytes]
         identities, _ = create("IdentityRegistry", registry)
         mldsa_keys = create("MLDSA65Keys")[0] if on_chain else None
         consents, _ = create("ConsentRegistry", registry, identities, mldsa_keys or "0x" + "00" * 20)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise ChainUnavailable(f"deploy: chain node unreachable ({type(exc).__name__})") from exc
+    except ChainUnavailable as exc:
+        raise ChainUnavailable(f"deploy: {exc.detail}") from exc
     return Deployment(chain_id=w3.eth.chain_id, registry=registry, anchor=anchor, deployed_block=block,
                       authorities=list(authorities), models=models, identities=identities, consents=consents,
                       mldsa_keys=mldsa_keys)
