@@ -22,7 +22,7 @@ from web3 import Web3
 from bindaas.chain.artifacts import load_artifact
 from bindaas.chain.client import ChainClient, TxReceipt
 from bindaas.chain.coalesce import CoalescedReads
-from bindaas.chain.jsonrpc import KeepAliveRpc
+from bindaas.chain.jsonrpc import KeepAliveProvider
 from bindaas.crypto.mldsa import CONSENT_CONTEXT, PublicKey
 from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidInput
 
@@ -156,8 +156,9 @@ class AccessChain:
         self._identities: dict[str, tuple[tuple[int, int, int], Identity]] = {}
         self._signatures: dict[tuple[str, str, int], bool] = {}
         self._lock = threading.Lock()
-        endpoint = getattr(chain.w3.provider, "endpoint_uri", None)
-        self._rpc = KeepAliveRpc(str(endpoint)) if endpoint and not chain.embedded else None
+        # The reads below go over the chain client's own connections (None on the embedded chain).
+        provider = chain.w3.provider
+        self._rpc = provider.rpc if isinstance(provider, KeepAliveProvider) else None
         self._enrolment_fields: Callable[[str], tuple[int, int, int]]  # one key's enrolment, read from the chain
         if self._rpc is not None:  # POST /records meets a new owner in nearly every request: reads share a call
             self._enrolment_fields = CoalescedReads(

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-
 from web3 import HTTPProvider
 from web3.types import RPCEndpoint
 
@@ -80,7 +79,7 @@ class KeepAliveProvider(HTTPProvider):
 
     def __init__(self, endpoint_uri: str, *, timeout_s: float = 10.0, **kwargs: Any) -> None:
         super().__init__(endpoint_uri, **kwargs)
-        self._rpc = KeepAliveRpc(endpoint_uri, timeout_s=timeout_s)
+        self.rpc = KeepAliveRpc(endpoint_uri, timeout_s=timeout_s)
 
     def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
-        return self._rpc.post(request_data)
+        return self.rpc.post(request_data)
