@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import queue
 import sys
 import threading
+from concurrent.futures import Future
 from functools import cache
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 _PR_SET_NAME = 15  # prctl(2)
 _COMM_BYTES = 15  # the kernel keeps 16 bytes with the terminating NUL
+_STOP = object()
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 @cache
@@ -42,3 +47,61 @@ def named_thread(target: Callable[[], Any], name: str, *, daemon: bool = True) -
         target()
 
     return threading.Thread(target=run, name=name, daemon=daemon)
+
+
+
+class GroupingThread(Generic[Item, Result]):
+    """Work handed to one named thread, which takes whatever has queued meanwhile as a group (up to ``most``), with
+    no timer: alone, an item is a group of one. Each item's submitter holds a future; ``_work`` settles them, and
+    an error it raises settles every future of the group it left unsettled."""
+
+    def __init__(self, name: str, *, most: int) -> None:
+        self.name = name
+        self.most = most
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def _hand(self, item: Item) -> Future[Result]:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = named_thread(self._run, self.name)
+                self._thread.start()
+        done: Future[Result] = Future()
+        self._queue.put((item, done))
+        return done
+
+    def stop(self) -> None:
+        """Work through what is queued, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _work(self, group: list[tuple[Item, Future[Result]]]) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while (group := self._next_group()) is not None:
+            try:
+                self._work(group)
+            except Exception as exc:  # noqa: BLE001 - every submitter must hear of it; later groups still run
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+
+    def _next_group(self) -> list[tuple[Item, Future[Result]]] | None:
+        first = self._queue.get()
+        if first is _STOP:
+            return None
+        group = [first]
+        while len(group) < self.most:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)
+                break
+            group.append(item)
+        return group

@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
         finally:
             if run_anchorer:
                 built.anchorer.stop()
+            built.intake.stop()
             built.writer.stop()
             built.chain.stop_watching()
             if services is None:

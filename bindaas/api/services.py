@@ -20,6 +20,7 @@ from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
 from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.ledger.anchorer import Anchorer
+from bindaas.ledger.intake import GroupedIntake
 from bindaas.store.database import make_engine, make_sessionmaker
 from bindaas.store.group_commit import RecordWriter
 
@@ -43,6 +44,7 @@ class Services:
     audit: AuditLog
     writer: RecordWriter
     signin_limits: SignInLimits
+    intake: GroupedIntake  # single submissions, checked a group at a time and stored through ``writer``
 
 
 def bootstrap_embedded_chain(settings: Settings, *, authorities: int = 3) -> ChainClient:
@@ -86,6 +88,8 @@ def build_services(settings: Settings, chain: ChainClient | None = None) -> Serv
                           failures_per_key=settings.signin_failures_per_min_per_key,
                           failures_per_address=settings.signin_failures_per_min_per_address,
                           failures_total=settings.signin_failures_per_min)
-    return Services(settings, chain, engine, sessions, anchorer, ModelCache(), AccessChain(chain),
-                    service_kem_key(settings), tokens, AuditLog(sessions, anchorer.notify), RecordWriter(sessions),
-                    limits)
+    access, service_key, writer = AccessChain(chain), service_kem_key(settings), RecordWriter(sessions)
+    intake = GroupedIntake(chain=chain, access=access, settings=settings, service_public_key=service_key.public_key,
+                           writer=writer)
+    return Services(settings, chain, engine, sessions, anchorer, ModelCache(), access, service_key, tokens,
+                    AuditLog(sessions, anchorer.notify), writer, limits, intake)

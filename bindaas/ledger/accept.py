@@ -26,7 +26,6 @@ from bindaas.ledger.anchorer import Anchorer
 from bindaas.ledger.envelope import Envelope
 from bindaas.ledger.payload import seal_payload
 from bindaas.store import repository
-from bindaas.store.group_commit import RecordWriter
 from bindaas.store.models import NewRecord, RecordRow
 
 
@@ -146,13 +145,11 @@ def prepare_record(envelope: Envelope, *, chain: ChainClient, access: AccessChai
 
 
 def accept_envelope(envelope: Envelope, *, chain: ChainClient, access: AccessChain, sessions: sessionmaker[Session],
-                    settings: Settings, service_public_key: bytes, writer: RecordWriter | None = None) -> Accepted:
-    """Check ``envelope`` completely, then store it durably (committed before returning; through ``writer``'s
-    group commit when given)."""
+                    settings: Settings, service_public_key: bytes) -> Accepted:
+    """Check ``envelope`` completely, then store it durably (committed before returning). The API checks single
+    submissions a group at a time instead (``bindaas.ledger.intake``)."""
     row = prepare_record(envelope, chain=chain, access=access, settings=settings,
                          service_public_key=service_public_key)
-    if writer is not None:
-        return Accepted(*writer.insert(row))
     with sessions() as session:
         if repository.insert_records(session, rows=[row]):
             return Accepted(row, True)

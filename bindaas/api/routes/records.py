@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -19,7 +21,7 @@ from bindaas.api.params import RecordId
 from bindaas.api.services import Services
 from bindaas.crypto.mldsa import b64
 from bindaas.errors import BindaasError, Forbidden, RecordDamaged
-from bindaas.ledger.accept import accept_envelope, accept_many
+from bindaas.ledger.accept import accept_many
 from bindaas.ledger.envelope import Envelope, validate_json
 from bindaas.ledger.payload import open_payload, wrapped_for
 from bindaas.ledger.receipt import build_receipt
@@ -95,16 +97,10 @@ _ENVELOPE_BODY = {"requestBody": {"required": True, "content": {
 async def submit_record(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     """Accept a signed FHIR R4 Bundle (an `Envelope`); it is stored durably (encrypted) now and anchored on chain
     within a second."""
-    return await run_in_threadpool(_submit, await request.body(), services, caller)
-
-
-def _submit(body: bytes, services: Services, caller: Caller) -> Response:
+    body = await request.body()
     try:
-        envelope = _parse(Envelope, body)
-        _check_submitter(caller, envelope)
-        accepted = accept_envelope(envelope, chain=services.chain, access=services.access,
-                                   sessions=services.sessions, settings=services.settings,
-                                   service_public_key=services.service_key.public_key, writer=services.writer)
+        # Checked on the intake thread with whatever else was submitted meanwhile (``GroupedIntake``).
+        accepted = await asyncio.wrap_future(services.intake.submit(partial(_vetted, body, caller)))
     except BindaasError as exc:
         metrics.records_refused.labels(exc.slug).inc()
         raise
@@ -115,6 +111,12 @@ def _submit(body: bytes, services: Services, caller: Caller) -> Response:
     services.anchorer.notify()
     answer = {**record_summary(accepted.record), "created": accepted.created}
     return Response(orjson.dumps(answer), status_code=status.HTTP_202_ACCEPTED, media_type="application/json")
+
+
+def _vetted(body: bytes, caller: Caller) -> Envelope:
+    envelope = _parse(Envelope, body)
+    _check_submitter(caller, envelope)
+    return envelope
 
 
 _BULK_BODY = {"requestBody": {"required": True, "content": {
