@@ -59,9 +59,9 @@ def _cpu_s(stat: str, tick: int) -> float:
 
 def thread_kind(pid: int, tid: int, comm: str, process_comm: str) -> str:
     """What a server thread does, from its operating-system name: a process's first thread runs its event loop
-    (uvicorn's), threads named with ``bindaas.threads.named_thread`` are ours (anchorer, registry-watch,
-    record-writer, accept), and the rest, named as the process is, are the request threads a route's blocking work
-    runs on (checking and storing records)."""
+    (uvicorn's), threads named with ``bindaas.threads.named_thread`` are ours (intake, record-writer, anchorer,
+    registry-watch, wal-checkpoint, accept), and the rest, named as the process is, are the request threads a
+    route's blocking work runs on (checking and storing the import's and bulk requests' records)."""
     if tid == pid:
         return "event_loop"
     return "request_threads" if comm == process_comm else comm

@@ -5,8 +5,9 @@ the sealing: canonical JSON is work, not cryptography, and is reported apart). `
 most records a second this machine could accept.
 
 Records are checked as the import checks them: a group at a time, the group's new owners read from the identity
-registry in one call (``prepare_many``). One record checked on its own, as `POST /records` checks it, pays one
-registry read for a new owner; that CPU is reported beside (``essential_cpu_ms_one_at_a_time``)."""
+registry in one call (``prepare_many``). `POST /records` checks its submissions so too, in groups of whatever arrived
+meanwhile (``bindaas.ledger.intake``). A record checked alone pays a registry read for its new owner by itself;
+that CPU is reported beside (``essential_cpu_ms_one_at_a_time``)."""
 
 from __future__ import annotations
 
