@@ -52,8 +52,8 @@ def named_thread(target: Callable[[], Any], name: str, *, daemon: bool = True) -
 
 class GroupingThread(Generic[Item, Result]):
     """Work handed to one named thread, which takes whatever has queued meanwhile as a group (up to ``most``), with
-    no timer: alone, an item is a group of one. Each item's submitter holds a future; ``_work`` settles them, and
-    an error it raises settles every future of the group it left unsettled."""
+    no timer: alone, an item is a group of one. Each item's submitter holds a future, which it may cancel until its
+    group is taken; ``_work`` settles the rest, and an error it raises settles every future it left unsettled."""
 
     def __init__(self, name: str, *, most: int) -> None:
         self.name = name
@@ -83,6 +83,9 @@ class GroupingThread(Generic[Item, Result]):
 
     def _run(self) -> None:
         while (group := self._next_group()) is not None:
+            # A submitter that gave up (its future cancelled while queued) is skipped; the rest can no longer be
+            # cancelled, so settling them below cannot fail on one that was.
+            group = [(item, done) for item, done in group if done.set_running_or_notify_cancel()]
             try:
                 self._work(group)
             except Exception as exc:  # noqa: BLE001 - every submitter must hear of it; later groups still run

@@ -90,3 +90,28 @@ def test_a_submission_that_breaks_the_checks_fails_alone(service, framingham_bun
     assert all(accepted.created for accepted in stored)
     assert "Unsupported type: 'set'" in str(futures[2].exception(60))
     assert _stored(service, [accepted.record.id for accepted in stored])
+
+
+def test_a_submission_given_up_while_queued_is_not_stored(service, framingham_bundles):
+    """A submitter may give up (its request cancelled) while its submission waits for the intake thread: it is
+    then neither checked nor stored, and the submissions queued with it are not disturbed."""
+    good = signed_envelopes(framingham_bundles[:3], service.chain, service.authorities)
+    intake = service.services.intake
+    held, release = threading.Event(), threading.Event()
+
+    def first() -> Envelope:
+        held.set()
+        release.wait(30)
+        return good[0]
+
+    futures = [intake.submit(first)]
+    assert held.wait(30)
+    futures += [intake.submit(lambda: good[1]), intake.submit(lambda: good[2])]
+    assert futures[1].cancel()
+    release.set()
+
+    assert futures[0].result(60).created and futures[2].result(60).created
+    assert futures[1].cancelled()
+    assert _stored(service, [futures[0].result().record.id, futures[2].result().record.id])
+    with service.services.sessions() as session:
+        assert repository.get_record(session, record_id="0x" + good[1].digest().hex()) is None
