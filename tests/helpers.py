@@ -23,7 +23,8 @@ def synthea_bundles() -> list[dict[str, Any]]:
 
 
 class TcpProxy:
-    """Forwards a loopback port to the chain node; ``cut()`` and ``restore()`` simulate a network outage."""
+    """Forwards a loopback port to the chain node; ``cut()`` and ``restore()`` simulate a network outage (connections
+    refused), ``silence()`` and ``unsilence()`` a network that drops every packet (calls time out)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -31,7 +32,14 @@ class TcpProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
+        self.silent = False
         self.restore()
+
+    def silence(self) -> None:
+        self.silent = True
+
+    def unsilence(self) -> None:
+        self.silent = False
 
     def restore(self) -> None:
         server = socket.socket()
@@ -68,11 +76,11 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if not self.silent:
+                    dst.sendall(data)
         except OSError:
             pass
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -48,6 +49,46 @@ def test_records_wait_for_the_chain_and_are_anchored_when_it_returns(hardhat_nod
             assert all(client.verify(rid)["verdict"] == "valid" for rid in [first, *during])
             roots = [client.status(rid)["anchor"]["root"] for rid in during]
             assert len(set(roots)) == 1  # one batch, anchored once
+    finally:
+        proxy.cut()
+        services.engine.dispose()
+
+
+@pytest.mark.hardhat
+def test_a_node_that_stops_answering_does_not_hold_up_acceptance(hardhat_node, settings, framingham_bundles):
+    """Calls to a node behind a network that drops every packet time out (here after 1 s). Only the first waits:
+    the rest fail at once until the node answers the registry watcher again. So submissions sent together are all
+    accepted from the state last read, each well within its client's 5 s, instead of each waiting out timeouts one
+    after another on the intake thread, and they are anchored once the node answers."""
+    direct, authorities = deploy_authorities(hardhat_node.url)
+    proxy = TcpProxy(hardhat_node.port)
+    chain = ChainClient(connect(proxy.url, timeout_s=1), direct.deployment)
+    services = build_services(settings, chain)
+    try:
+        with running_server(create_app(settings, services=services)) as url, \
+                BindaasClient(url, key=authorities[0].key) as client:
+            patient = PrivateKey.generate()
+            enroll_patients(direct, [patient])
+            envelopes = [signed_envelope(b, chain, authorities, owner=patient) for b in framingham_bundles[:9]]
+            first = client.submit(envelopes[0])["id"]
+            client.wait_anchored([first], timeout_s=30)
+
+            proxy.silence()
+            time.sleep(1.5)  # the watcher's poll times out: the node has gone silent
+
+            def submit(envelope):
+                with BindaasClient(url, key=authorities[0].key, timeout_s=5) as impatient:
+                    impatient.token = client.token
+                    impatient.http.headers["authorization"] = f"Bearer {client.token}"
+                    return impatient.submit(envelope)["id"]
+
+            with ThreadPoolExecutor(8) as pool:
+                during = list(pool.map(submit, envelopes[1:]))
+            assert len(set(during)) == 8
+
+            proxy.unsilence()
+            client.wait_anchored(during, timeout_s=60)
+            assert all(client.verify(rid)["verdict"] == "valid" for rid in [first, *during])
     finally:
         proxy.cut()
         services.engine.dispose()

@@ -1,5 +1,6 @@
 """web3 over the kept-alive JSON-RPC transport: answers come back, a connection the node closed is reopened, a node
-that is down or too slow is reported as unavailable, and a request the node may have received is not sent twice."""
+that is down or too slow is reported as unavailable, a request the node may have received is not sent twice, and a
+node that went silent is asked again by one caller, not waited on by all."""
 
 from __future__ import annotations
 
@@ -89,3 +90,39 @@ def test_a_call_that_times_out_is_not_sent_again(node):
         w3.eth.block_number
     time.sleep(0.5)
     assert node.methods == ["eth_blockNumber"] * 2
+
+
+def test_a_node_that_let_a_call_time_out_is_asked_again_only_by_the_named_asker(node):
+    """Until a silent node answers again, other callers are refused at once (no request reaches the node) rather
+    than each waiting out the timeout; once the asker's call is answered, everyone's calls go through again."""
+    w3 = connect(_url(node), timeout_s=0.2)
+    node.delay_s = 0.5
+    with pytest.raises(ChainUnavailable, match="TimeoutError"):
+        w3.eth.block_number
+    time.sleep(0.5)  # the node finishes with the call it was given
+    go, answers = threading.Event(), []
+    asker = threading.Thread(target=lambda: (go.wait(10), answers.append(w3.eth.block_number)))
+    asker.start()
+    w3.provider.rpc.asker = asker
+
+    started = time.perf_counter()
+    with pytest.raises(ChainUnavailable, match="has not answered since"):
+        w3.eth.block_number
+    assert time.perf_counter() - started < 0.1
+    assert node.methods == ["eth_blockNumber"]
+
+    node.delay_s = 0.0
+    go.set()
+    asker.join(10)
+    assert answers == [42]
+    assert w3.eth.block_number == 42
+    assert node.methods == ["eth_blockNumber"] * 3
+
+
+def test_without_a_named_asker_the_next_caller_asks_a_silent_node_again(node):
+    w3 = connect(_url(node), timeout_s=0.2)
+    node.delay_s = 0.5
+    with pytest.raises(ChainUnavailable, match="TimeoutError"):
+        w3.eth.block_number
+    node.delay_s = 0.0
+    assert w3.eth.block_number == 42

@@ -256,6 +256,8 @@ class ChainClient:
                     pass  # acceptance falls back to the last state seen; see head_for_acceptance
 
         self._watch_thread = named_thread(loop, "registry-watch")
+        if isinstance(self.w3.provider, KeepAliveProvider):
+            self.w3.provider.rpc.asker = self._watch_thread  # it polls anyway: a silent node is asked by it alone
         self._watch_thread.start()
 
     def warm(self) -> None:

@@ -28,6 +28,14 @@ class KeepAliveRpc:
         self._path = parts.path or "/"
         self._timeout_s = timeout_s
         self._local = threading.local()
+        # A node that let a call time out (hung, or cut off by a network that drops packets) would make every
+        # caller wait out the timeout in turn: the intake thread, checking a group of submissions, once per
+        # record. Until it answers again, only one call at a time asks it (the ``asker``'s, when one is named and
+        # alive: the registry watcher's); every other call fails at once, and its caller falls back on the state
+        # it read last.
+        self._silent = False
+        self._asking = threading.Lock()
+        self.asker: threading.Thread | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
@@ -43,7 +51,21 @@ class KeepAliveRpc:
     def post(self, body: bytes) -> bytes:
         """The node's answer to one JSON-RPC POST of ``body``, as bytes. A kept-alive connection the node has closed
         in the meantime is reopened and the request sent once more; no other failure is retried, so a transaction
-        the node may have received is not sent twice."""
+        the node may have received is not sent twice. While the node is silent (see ``__init__``), a call that may
+        not ask it fails at once."""
+        if not self._silent:
+            return self._post(body)
+        asker = self.asker
+        named = asker is not None and asker.is_alive()
+        if (named and threading.current_thread() is not asker) or not self._asking.acquire(blocking=False):
+            raise ChainUnavailable(f"chain node unreachable (it let a call time out after {self._timeout_s:g} s and "
+                                   f"has not answered since)")
+        try:
+            return self._post(body)
+        finally:
+            self._asking.release()
+
+    def _post(self, body: bytes) -> bytes:
         for attempt in (1, 2):
             reused = getattr(self._local, "connection", None) is not None
             connection = None
@@ -56,9 +78,12 @@ class KeepAliveRpc:
                 if connection is not None:
                     connection.close()
                 self._local.connection = None
-                if reused and attempt == 1 and not isinstance(exc, TimeoutError):
+                if isinstance(exc, TimeoutError):
+                    self._silent = True
+                elif reused and attempt == 1:
                     continue
                 raise ChainUnavailable(f"chain node unreachable ({type(exc).__name__})") from exc
+            self._silent = False
             if response.status != 200:
                 raise ChainError(f"JSON-RPC answered HTTP {response.status}")
             return data
