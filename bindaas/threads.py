@@ -49,7 +49,6 @@ def named_thread(target: Callable[[], Any], name: str, *, daemon: bool = True) -
     return threading.Thread(target=run, name=name, daemon=daemon)
 
 
-
 class GroupingThread(Generic[Item, Result]):
     """Work handed to one named thread, which takes whatever has queued meanwhile as a group (up to ``most``), with
     no timer: alone, an item is a group of one. Each item's submitter holds a future, which it may cancel until its
@@ -79,6 +78,7 @@ class GroupingThread(Generic[Item, Result]):
             self._thread = None
 
     def _work(self, group: list[tuple[Item, Future[Result]]]) -> None:
+        """Do the work of ``group`` (never empty) and settle each of its futures."""
         raise NotImplementedError
 
     def _run(self) -> None:
@@ -86,6 +86,8 @@ class GroupingThread(Generic[Item, Result]):
             # A submitter that gave up (its future cancelled while queued) is skipped; the rest can no longer be
             # cancelled, so settling them below cannot fail on one that was.
             group = [(item, done) for item, done in group if done.set_running_or_notify_cancel()]
+            if not group:
+                continue
             try:
                 self._work(group)
             except Exception as exc:  # noqa: BLE001 - every submitter must hear of it; later groups still run
