@@ -24,7 +24,7 @@ def synthea_bundles() -> list[dict[str, Any]]:
 
 class TcpProxy:
     """Forwards a loopback port to the chain node; ``cut()`` and ``restore()`` simulate a network outage (connections
-    refused), ``silence()`` and ``unsilence()`` a network that drops every packet (calls time out)."""
+    refused), setting ``silent`` a network that drops every packet (calls time out)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -34,12 +34,6 @@ class TcpProxy:
         self._conns: list[socket.socket] = []
         self.silent = False
         self.restore()
-
-    def silence(self) -> None:
-        self.silent = True
-
-    def unsilence(self) -> None:
-        self.silent = False
 
     def restore(self) -> None:
         server = socket.socket()
