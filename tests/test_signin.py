@@ -7,9 +7,12 @@ import json
 import time
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import select, update
 
 from bindaas.api.routes.signin import SIGN_IN_FAILED
+from bindaas.chain.access import AccessChain
+from bindaas.chain.client import ChainClient, connect
 from bindaas.crypto.mldsa import AUTH_CONTEXT, PrivateKey, b64
 from bindaas.store.models import AuditRow, ChallengeRow
 
@@ -92,6 +95,21 @@ def test_token_of_a_revoked_key_is_refused(service):
     assert response.status_code == 401 and "revoked" in response.json()["detail"]
     again = _answer(service, clinician.key, _challenge(service, clinician.key_id))
     assert again.status_code == 401
+
+
+def test_a_key_revoked_by_another_client_of_the_node_is_refused_within_a_poll(service, chain_url):
+    """Callers are remembered between requests; a revocation the server did not send itself ends that as soon as
+    the registry watcher sees the event (Settings.registry_poll_s)."""
+    if chain_url is None:
+        pytest.skip("the in-process EVM has no other clients")
+    clinician = service.enroll("clinician")
+    assert clinician.client.http.get("/authorities").status_code == 200
+    elsewhere = AccessChain(ChainClient(connect(chain_url), service.chain.deployment))
+    elsewhere.revoke(clinician.key_id)
+    deadline = time.monotonic() + 5
+    while (response := clinician.client.http.get("/authorities")).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
 
 
 def test_roles_are_checked(service):

@@ -81,6 +81,36 @@ def resolve_caller(key_id: str, *, chain: ChainClient, access: AccessChain) -> C
     return Caller(key_id, identity.role, identity)
 
 
+class KnownCallers:
+    """Callers already resolved, kept for as long as the registry view they were resolved against
+    (``ChainClient.view_epoch``): a caller's role comes from the registries alone, so while no registry event
+    has been seen since, resolving it again would give the same answer. ``known`` never touches the chain, so
+    the event loop may ask it; a miss is resolved off the loop with ``resolve``."""
+
+    _LIMIT = 65_536  # distinct callers kept; past that the map starts afresh
+
+    def __init__(self, chain: ChainClient, access: AccessChain) -> None:
+        self.chain, self.access = chain, access
+        self._known: dict[str, tuple[tuple[int, int], Caller]] = {}
+
+    def known(self, key_id: str) -> Caller | None:
+        """The caller behind ``key_id`` if resolved against the current registry view, else None."""
+        entry = self._known.get(key_id.lower())
+        epoch = self.chain.view_epoch()
+        return entry[1] if entry is not None and epoch is not None and entry[0] == epoch else None
+
+    def resolve(self, key_id: str) -> Caller:
+        """``resolve_caller``, remembered while the registry view stays as it was (the epoch is read first: a
+        registry event during the reads leaves the entry stale, never wrong)."""
+        epoch = self.chain.view_epoch()
+        caller = resolve_caller(key_id, chain=self.chain, access=self.access)
+        if epoch is not None:
+            if len(self._known) >= self._LIMIT:
+                self._known = {}
+            self._known[caller.key_id] = (epoch, caller)
+        return caller
+
+
 def signing_key_of(key_id: str, caller: Caller, chain: ChainClient) -> PublicKey:
     if caller.role == "authority":
         return PublicKey(chain.public_key(key_id))

@@ -6,9 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from bindaas.access.signin import Caller, resolve_caller
+from bindaas.access.signin import Caller
+from bindaas.access.tokens import Claims
 from bindaas.api.deps import ServicesDep
+from bindaas.api.services import Services
 from bindaas.errors import Forbidden, Unauthorized
 
 
@@ -16,15 +19,27 @@ from bindaas.errors import Forbidden, Unauthorized
 bearer = HTTPBearer(auto_error=False, description="an access token from POST /auth/token")
 
 
-def authenticated(services: ServicesDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    """The caller named by ``Authorization: Bearer <token>``; refused (401) when the token is missing, forged or
-    expired, or the key behind it has been revoked since it was issued."""
+def _claims(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Claims:
     if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("this endpoint needs an access token: sign in at POST /auth/challenge and "
                            "POST /auth/token, then send 'Authorization: Bearer <token>'", field="Authorization")
-    claims = services.tokens.check(credentials.credentials.strip())
-    return resolve_caller(claims.key_id, chain=services.chain, access=services.access)
+    return services.tokens.check(credentials.credentials.strip())
+
+
+def caller_of(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """The caller named by ``Authorization: Bearer <token>``; refused (401) when the token is missing, forged or
+    expired, or the key behind it has been revoked since it was issued. May read the chain: not on the loop."""
+    key_id = _claims(services, credentials).key_id
+    return services.callers.known(key_id) or services.callers.resolve(key_id)
+
+
+async def authenticated(services: ServicesDep,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    """``caller_of`` as a dependency. The token (an HMAC) is checked on the event loop, and so is the caller when
+    it is known for the current registry view; resolving one may read the chain, so that goes to a worker thread.
+    As a sync dependency it sent every request there, a hop that cost the loop more than the rest of the route."""
+    key_id = _claims(services, credentials).key_id
+    return services.callers.known(key_id) or await run_in_threadpool(services.callers.resolve, key_id)
 
 
 CallerDep = Annotated[Caller, Depends(authenticated)]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bindaas.access.audit import AuditLog
 from bindaas.access.ratelimit import SignInLimits
+from bindaas.access.signin import KnownCallers
 from bindaas.access.secrets import service_kem_key, token_secret
 from bindaas.access.tokens import TokenIssuer
 from bindaas.chain.access import AccessChain
@@ -45,6 +46,7 @@ class Services:
     writer: RecordWriter
     signin_limits: SignInLimits
     intake: GroupedIntake  # single submissions, checked a group at a time and stored through ``writer``
+    callers: KnownCallers  # who a token's key is, while the registries stay as they were
 
 
 def bootstrap_embedded_chain(settings: Settings, *, authorities: int = 3) -> ChainClient:
@@ -92,4 +94,4 @@ def build_services(settings: Settings, chain: ChainClient | None = None) -> Serv
     intake = GroupedIntake(chain=chain, access=access, settings=settings, service_public_key=service_key.public_key,
                            writer=writer)
     return Services(settings, chain, engine, sessions, anchorer, ModelCache(), access, service_key, tokens,
-                    AuditLog(sessions, anchorer.notify), writer, limits, intake)
+                    AuditLog(sessions, anchorer.notify), writer, limits, intake, KnownCallers(chain, access))

@@ -159,6 +159,7 @@ class ChainClient:
         self._watch_stop = threading.Event()
         self._public_keys: dict[str, bytes] = {}
         self.identity_epoch = 0  # bumped whenever the identity registry emits an event (enrol, revoke)
+        self.registry_epoch = 0  # bumped whenever the authority registry emits one (key added, revoked, policy)
         self.confirmations = 0  # blocks on top of an anchor before it is final (BINDAAS_CONFIRMATIONS)
 
     @property
@@ -228,11 +229,13 @@ class ChainClient:
                 if any(log["address"].lower() == self.deployment.registry.lower() for log in logs):
                     self._keys.clear()
                     self._current_threshold = None
+                    self.registry_epoch += 1
                 if any(log["address"].lower() != self.deployment.registry.lower() for log in logs):
                     self.identity_epoch += 1
             elif since is None:
                 self._keys.clear()
                 self._current_threshold = None
+                self.registry_epoch += 1
                 self.identity_epoch += 1
             self._watched_head = max(head, since or 0)
             self._watched_at = time.monotonic()
@@ -281,6 +284,12 @@ class ChainClient:
         """Whether the watcher has seen the chain recently (cached registry views are then current)."""
         return (self._watch_thread is not None and self._watched_head is not None
                 and time.monotonic() - self._watched_at < 5 * self._watch_interval)
+
+    def view_epoch(self) -> tuple[int, int] | None:
+        """Which registry view the caches hold: (authority registry epoch, identity registry epoch) while the
+        watcher is current, None otherwise. Anything derived from the registries alone (a caller's role) stays
+        right for as long as this value does not change."""
+        return (self.registry_epoch, self.identity_epoch) if self.watch_fresh() else None
 
     def head_for_acceptance(self) -> int:
         """The block acceptance is judged at: the watched head, else the chain's head, or during a chain outage

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from bindaas.api.deps import ServicesDep
-from bindaas.api.auth import authenticated
+from bindaas.api.auth import caller_of
 from bindaas.errors import BindaasError, ChainUnavailable
 from bindaas.store import repository
 
@@ -21,7 +21,7 @@ def health(services: ServicesDep, request: Request) -> dict[str, Any]:
     record counts by status and the anchorer's last error."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:  # read by hand, not declared as a security scheme: the route is open, the token only adds detail
-        caller = authenticated(services, HTTPAuthorizationCredentials(scheme=scheme, credentials=token)) \
+        caller = caller_of(services, HTTPAuthorizationCredentials(scheme=scheme, credentials=token)) \
             if scheme.lower() == "bearer" and token else None
     except BindaasError:
         caller = None

@@ -8,7 +8,7 @@ import hmac
 from fastapi import APIRouter, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from bindaas.api.auth import authenticated, require_role
+from bindaas.api.auth import caller_of, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.errors import Unauthorized
 from bindaas.observability import metrics
@@ -26,6 +26,6 @@ def scrape(request: Request, services: ServicesDep) -> Response:
                            "authority's access token", field="Authorization")
     configured = services.settings.metrics_token
     if not (configured and token.isascii() and hmac.compare_digest(token.encode(), configured.encode())):
-        caller = authenticated(services, HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
+        caller = caller_of(services, HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
         require_role(caller, "auditor", "authority", doing="read the metrics")
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
