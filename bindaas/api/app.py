@@ -16,6 +16,7 @@ from bindaas.api.auth import authenticated
 from bindaas.api.routes import (audit, authorities, bulk, cds, consents, fhir, health, identities, imaging, imports,
                                 metrics, models, predict, records, signin)
 from bindaas.api.services import Services, build_services
+from bindaas.api.submissions import submissions_first
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.fhir.validate import warm_up
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
     app = FastAPI(title="BinDaaS", version=__version__, lifespan=lifespan,
                   description="Post-quantum-signed, chain-anchored FHIR R4 health records.")
     problems.install(app)
+    app.add_middleware(submissions_first)  # innermost of ours: after the limits, before FastAPI's routing
     app.add_middleware(limits.request_limits(max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
                                              read_timeout_s=settings.request_read_timeout_s,
                                              max_dicom_bytes=settings.max_dicom_bytes))

@@ -48,32 +48,49 @@ def _loc_to_field(loc: tuple | list) -> str:
     return out or "body"
 
 
+def domain_problem(exc: BindaasError, path: str) -> JSONResponse:
+    """The answer to a refusal the domain raised (``BindaasError``) on ``path``: an OperationOutcome on the FHIR
+    routes, else a problem naming the field, with the headers its status calls for."""
+    if path.startswith("/fhir/"):
+        return operation_outcome(exc.status, exc.detail, field=exc.field)
+    response = problem(exc.status, exc.slug, exc.title, exc.detail, instance=path, field=exc.field, **exc.extensions)
+    if exc.status == 401:  # RFC 6750: say which scheme to use
+        response.headers["WWW-Authenticate"] = 'Bearer realm="bindaas", error="invalid_token"'
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def validation_problem(exc: RequestValidationError, path: str) -> JSONResponse:
+    """The answer to a body or parameter that failed validation on ``path``: 400 when it is not JSON at all, else
+    422 naming the first field at fault (with up to 20 errors)."""
+    errors = [{"field": _loc_to_field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    if path.startswith("/fhir/"):
+        return operation_outcome(422, f"{first['field']}: {first['message']}", field=first["field"])
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem(400, "malformed-json", "Malformed JSON", f"request body is not valid JSON: "
+                       f"{first['message']}", instance=path, field="body")
+    return problem(422, "invalid-input", "Invalid input", f"{first['field']}: {first['message']}",
+                   instance=path, field=first["field"], errors=errors[:20])
+
+
+def too_deep_problem(path: str) -> JSONResponse:
+    """The answer when a parser ran out of stack on ``path`` (the request limits should have refused it first)."""
+    return problem(422, "too-deep", "JSON nested too deeply", "request body is nested too deeply", instance=path,
+                   field="body")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into a problem response."""
 
     @app.exception_handler(BindaasError)
     async def _domain(request: Request, exc: BindaasError) -> JSONResponse:
-        if request.url.path.startswith("/fhir/"):
-            return operation_outcome(exc.status, exc.detail, field=exc.field)
-        response = problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, field=exc.field,
-                           **exc.extensions)
-        if exc.status == 401:  # RFC 6750: say which scheme to use
-            response.headers["WWW-Authenticate"] = 'Bearer realm="bindaas", error="invalid_token"'
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return domain_problem(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _loc_to_field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
-        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
-        if request.url.path.startswith("/fhir/"):
-            return operation_outcome(422, f"{first['field']}: {first['message']}", field=first["field"])
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return problem(400, "malformed-json", "Malformed JSON", f"request body is not valid JSON: "
-                           f"{first['message']}", instance=request.url.path, field="body")
-        return problem(422, "invalid-input", "Invalid input", f"{first['field']}: {first['message']}",
-                       instance=request.url.path, field=first["field"], errors=errors[:20])
+        return validation_problem(exc, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -84,8 +101,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RecursionError)
     async def _deep(request: Request, exc: RecursionError) -> JSONResponse:
-        return problem(422, "too-deep", "JSON nested too deeply", "request body is nested too deeply",
-                       instance=request.url.path, field="body")
+        return too_deep_problem(request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -97,7 +97,14 @@ _ENVELOPE_BODY = {"requestBody": {"required": True, "content": {
 async def submit_record(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     """Accept a signed FHIR R4 Bundle (an `Envelope`); it is stored durably (encrypted) now and anchored on chain
     within a second."""
-    body = await request.body()
+    # Served by ``bindaas.api.submissions`` in front of the router; declared here for the OpenAPI document, and
+    # answering the same way wherever that is not installed.
+    return await answer_submission(services, caller, await request.body())
+
+
+async def answer_submission(services: Services, caller: Caller, body: bytes) -> Response:
+    """Check and store one submitted envelope (``body``) for ``caller``: 202 with the record's summary, whether
+    new or already stored (``created``). Refusals are raised (``BindaasError``, ``RequestValidationError``)."""
     try:
         # Checked on the intake thread with whatever else was submitted meanwhile (``GroupedIntake``).
         accepted = await asyncio.wrap_future(services.intake.submit(partial(_vetted, body, caller)))
