@@ -87,33 +87,38 @@ def test_a_streamed_import_fills_whole_batches_around_the_lines_it_refuses(servi
     assert all(service.client.verify(rid)["verdict"] == "valid" for rid in ids)
 
 
-def test_rows_stored_already_claimed_read_back_as_rows_stored_one_by_one(tmp_path, database_url):
-    """The claimed group's insert hands the driver its parameters itself (SQLite): what it stores must read back
-    exactly as what SQLAlchemy's own insert stores (times, blobs, JSON), besides the batch, leaf and proof."""
+def test_rows_the_drivers_insert_stores_read_back_as_rows_the_orm_stores(tmp_path, database_url):
+    """Claimed groups and plain groups alike hand the driver their parameters themselves (SQLite): what they store
+    must read back exactly as what the ORM stores for the same record (times, blobs, JSON), besides the batch, leaf
+    and proof; and a plain group holding a stored id stores the rest and names only those."""
     engine = make_engine(database_url or f"sqlite:///{tmp_path / 'store.db'}")
     sessions = make_sessionmaker(engine)
 
     def record(tag: int) -> NewRecord:
-        return NewRecord(id=f"0x{tag:064x}", patient_id=f"0x{tag + 7:064x}", payload=bytes([tag % 10]) * 900,
+        return NewRecord(id=f"0x{tag:064x}", patient_id=f"0x{tag % 10 + 7:064x}", payload=bytes([tag % 10]) * 900,
                          service_key=b"\x00k" * 40, salt=bytes(range(32)), owner_public_key=b"\x01" * 1952,
                          owner_signature=b"\x02" * 3309, endorsements=[{"key_id": "0xab", "authority": "0xcd",
                                                                         "signature": "c2ln"}] * 3,
-                         chain_id=31337, registry_address="0x" + "e" * 40, accepted_block=41 + tag,
+                         chain_id=31337, registry_address="0x" + "e" * 40, accepted_block=41 + tag % 10,
                          accepted_at=datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=timezone.utc))
 
-    claimed, single = [record(i) for i in range(3)], [record(i) for i in range(10, 13)]
+    claimed, grouped, by_orm = ([record(i) for i in range(3)], [record(i) for i in range(10, 13)],
+                                [record(i) for i in range(20, 23)])
     root, proofs = sealed(claimed)
     with sessions() as session:
         assert repository.insert_claimed(session, rows=claimed, root=root, proofs=proofs) is not None
-        assert len(repository.insert_records(session, rows=single)) == 3
+        assert repository.insert_records(session, rows=grouped[:1]) == grouped[:1]
+        assert repository.insert_records(session, rows=grouped) == grouped[1:]  # the first is stored already
+        for row in by_orm:
+            assert repository.insert_record(session, row=row.to_row())[1]
     with sessions() as session:
-        for leaf, (a, b) in enumerate(zip(claimed, single)):
-            stored_a, stored_b = repository.get_record(session, record_id=a.id), repository.get_record(session,
-                                                                                                       record_id=b.id)
+        for leaf, (a, b, c) in enumerate(zip(claimed, grouped, by_orm)):
+            stored_a, stored_b, stored_c = (repository.get_record(session, record_id=r.id) for r in (a, b, c))
             assert (stored_a.leaf_index, stored_a.proof, stored_a.batch_id is not None) == (leaf, proofs[leaf], True)
-            for column in ("payload", "service_key", "salt", "owner_public_key", "owner_signature", "endorsements",
-                           "chain_id", "registry_address", "accepted_at", "status"):
-                assert getattr(stored_a, column) == getattr(stored_b, column), column
-            assert stored_a.accepted_block - stored_b.accepted_block == -10
+            assert (stored_b.leaf_index, stored_b.proof, stored_b.batch_id) == (None, None, None)
+            for column in ("patient_id", "payload", "service_key", "salt", "owner_public_key", "owner_signature",
+                           "endorsements", "chain_id", "registry_address", "accepted_at", "accepted_block",
+                           "status"):
+                assert getattr(stored_a, column) == getattr(stored_b, column) == getattr(stored_c, column), column
             assert as_utc(stored_a.accepted_at) == a.accepted_at
     engine.dispose()

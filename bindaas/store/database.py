@@ -87,6 +87,14 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def committed(engine: Engine) -> None:
+    """Tell ``engine``'s WAL checkpointer (a SQLite store's) of a commit made past a session; a session's commits
+    tell it themselves (``make_sessionmaker``)."""
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is not None:
+        checkpointer.committed()
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions on ``engine``; on a SQLite store each commit tells its WAL checkpointer."""
     factory = sessionmaker(engine, expire_on_commit=False)
