@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bindaas.api import problems
 from bindaas.api.auth import authenticated, bearer
+from bindaas.api.limits import PARSED_BODY
 from bindaas.api.routes.records import answer_submission
 from bindaas.errors import BindaasError
 
@@ -35,7 +36,7 @@ def submissions_first(app: ASGIApp) -> ASGIApp:
         services = scope["app"].state.services
         try:
             caller = await authenticated(services, await bearer(Request(scope)))
-            response: Any = await answer_submission(services, caller, body)
+            response: Any = await answer_submission(services, caller, body, scope.get(PARSED_BODY))
         except BindaasError as exc:
             response = problems.domain_problem(exc, PATH)
         except RequestValidationError as exc:

@@ -17,6 +17,7 @@ from bindaas.access.policy import authorize_record
 from bindaas.access.signin import Caller
 from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
+from bindaas.api.limits import PARSED_BODY
 from bindaas.api.params import RecordId
 from bindaas.api.services import Services
 from bindaas.crypto.mldsa import b64
@@ -79,11 +80,12 @@ class BulkSubmission(BaseModel):
 Body = TypeVar("Body", bound=BaseModel)
 
 
-def _parse(model: type[Body], body: bytes) -> Body:
+def _parse(model: type[Body], body: bytes, parsed: Any = None) -> Body:
     """The submission routes parse their bodies into the model on the worker thread, not on the event loop, the
-    one thread all requests share. Errors read as any other request validation error."""
+    one thread all requests share; ``parsed``, when given, is ``body`` as the request limits parsed it already.
+    Errors read as any other request validation error."""
     try:
-        return validate_json(model, body)
+        return validate_json(model, body) if parsed is None else model.model_validate(parsed)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
 
@@ -99,15 +101,16 @@ async def submit_record(request: Request, services: ServicesDep, caller: CallerD
     within a second."""
     # Served by ``bindaas.api.submissions`` in front of the router; declared here for the OpenAPI document, and
     # answering the same way wherever that is not installed.
-    return await answer_submission(services, caller, await request.body())
+    return await answer_submission(services, caller, await request.body(), request.scope.get(PARSED_BODY))
 
 
-async def answer_submission(services: Services, caller: Caller, body: bytes) -> Response:
-    """Check and store one submitted envelope (``body``) for ``caller``: 202 with the record's summary, whether
-    new or already stored (``created``). Refusals are raised (``BindaasError``, ``RequestValidationError``)."""
+async def answer_submission(services: Services, caller: Caller, body: bytes, parsed: Any = None) -> Response:
+    """Check and store one submitted envelope (``body``; ``parsed``: the same, parsed by the request limits) for
+    ``caller``: 202 with the record's summary, whether new or already stored (``created``). Refusals are raised
+    (``BindaasError``, ``RequestValidationError``)."""
     try:
         # Checked on the intake thread with whatever else was submitted meanwhile (``GroupedIntake``).
-        accepted = await asyncio.wrap_future(services.intake.submit(partial(_vetted, body, caller)))
+        accepted = await asyncio.wrap_future(services.intake.submit(partial(_vetted, body, parsed, caller)))
     except BindaasError as exc:
         metrics.records_refused.labels(exc.slug).inc()
         raise
@@ -120,8 +123,8 @@ async def answer_submission(services: Services, caller: Caller, body: bytes) -> 
     return Response(orjson.dumps(answer), status_code=status.HTTP_202_ACCEPTED, media_type="application/json")
 
 
-def _vetted(body: bytes, caller: Caller) -> Envelope:
-    envelope = _parse(Envelope, body)
+def _vetted(body: bytes, parsed: Any, caller: Caller) -> Envelope:
+    envelope = _parse(Envelope, body, parsed)
     _check_submitter(caller, envelope)
     return envelope
 
@@ -134,11 +137,12 @@ _BULK_BODY = {"requestBody": {"required": True, "content": {
 async def submit_many(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     """Accept up to 1,000 signed envelopes at once (a `BulkSubmission`); each gets its own result (record or
     problem), and all that pass are stored in one transaction before the answer."""
-    return await run_in_threadpool(_submit_many, await request.body(), services, caller)
+    return await run_in_threadpool(_submit_many, await request.body(), request.scope.get(PARSED_BODY), services,
+                                   caller)
 
 
-def _submit_many(body: bytes, services: Services, caller: Caller) -> Response:
-    submission = _parse(BulkSubmission, body)
+def _submit_many(body: bytes, parsed: Any, services: Services, caller: Caller) -> Response:
+    submission = _parse(BulkSubmission, body, parsed)
     for index, envelope in enumerate(submission.envelopes):
         _check_submitter(caller, envelope, field=f"envelopes[{index}].patient")
     results = accept_many(submission.envelopes, chain=services.chain, access=services.access, sessions=services.sessions,
