@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import httpx
 
+from bindaas.client import BindaasClient
 from bindaas.demo import signed_envelopes
 from bindaas.ndjson_import import Progress, import_file
 
@@ -41,7 +43,7 @@ def test_a_streamed_file_is_stored_line_by_line_with_problems_named_and_can_be_s
 
     path = tmp_path / "history.ndjson"
     path.write_bytes(b"".join(_lines(envelopes)))
-    again = import_file(service.client, path, lines_per_slice=4, progress=Progress(path.stat().st_size,
+    again = import_file(service.client, path, slice_bytes=4 * len(lines[0]), progress=Progress(path.stat().st_size,
                                                                                    out=io.StringIO()))
     assert (again["accepted"], again["created"], again["refused"]) == (6, 1, 0)  # the tampered one's twin is new
 
@@ -66,7 +68,8 @@ def test_a_line_that_is_not_json_is_named_malformed_and_the_lines_around_it_are_
     assert [r["line"] for r in results if "id" in r] == [1, 3]
 
 
-def test_the_import_client_reads_its_file_a_slice_ahead_not_whole(service, framingham_bundles, tmp_path, monkeypatch):
+def test_the_import_client_locates_its_slices_one_ahead_not_all_at_once(service, framingham_bundles, tmp_path,
+                                                                          monkeypatch):
     import bindaas.ndjson_import as ndjson_import
 
     envelopes = signed_envelopes(framingham_bundles[:5], service.chain, service.authorities)
@@ -85,14 +88,75 @@ def test_the_import_client_reads_its_file_a_slice_ahead_not_whole(service, frami
     def posting(url, *args, **kwargs):
         if url != "/records/import":  # signing in
             return post(url, *args, **kwargs)
-        ahead.append(read[0] - sent[0])  # slices read from the file and not yet answered
+        ahead.append(read[0] - sent[0])  # slices located in the file and not yet answered
         answer = post(url, *args, **kwargs)
         sent[0] += 1
         return answer
 
     monkeypatch.setattr(ndjson_import, "_slices", counted)
     monkeypatch.setattr(service.client.http, "post", posting)
-    summary = import_file(service.client, path, lines_per_slice=1, parallel=1,
+    summary = import_file(service.client, path, slice_bytes=1, parallel=1,
                           progress=Progress(path.stat().st_size, out=io.StringIO()))
     assert (summary["accepted"], summary["refused"]) == (5, 0)
-    assert max(ahead) <= 2  # the slice being sent and one read ahead, of five
+    assert max(ahead) <= 2  # the slice being sent and one located ahead, of five
+
+
+def test_refusals_name_their_line_in_the_file_across_slices_and_a_last_line_without_newline(service,
+                                                                                            framingham_bundles,
+                                                                                            tmp_path):
+    envelopes = signed_envelopes(framingham_bundles[7:12], service.chain, service.authorities)
+    lines = _lines(envelopes)
+    lines.insert(2, b"\n")  # a blank line counts, as the server counts it
+    lines.insert(5, b'{"not": "an envelope"}\n')  # line 6
+    lines[-1] = lines[-1].rstrip(b"\n")  # line 7 ends the file without a newline
+    path = tmp_path / "history.ndjson"
+    path.write_bytes(b"".join(lines))
+    summary = import_file(service.client, path, slice_bytes=1, parallel=2,  # a slice a line
+                          progress=Progress(path.stat().st_size, out=io.StringIO()))
+    assert (summary["accepted"], summary["created"], summary["refused"]) == (5, 5, 1)
+    assert [r["line"] for r in summary["first_refusals"]] == [6]
+
+
+def test_an_import_begun_with_an_expired_token_signs_in_again_and_completes(service, framingham_bundles, tmp_path):
+    envelopes = signed_envelopes(framingham_bundles[:2], service.chain, service.authorities)
+    path = tmp_path / "history.ndjson"
+    path.write_bytes(b"".join(_lines(envelopes)))
+    key = service.authorities[0].key
+    old, _ = service.services.tokens.mint(key_id=service.client.key_id, role="authority", now=time.time() - 10_000)
+    with BindaasClient(service.url, key=key) as client:
+        client.token = old
+        client.http.headers["authorization"] = f"Bearer {old}"
+        summary = import_file(client, path, slice_bytes=1, parallel=1,
+                              progress=Progress(path.stat().st_size, out=io.StringIO()))
+        assert (summary["accepted"], summary["refused"]) == (2, 0) and client.token != old
+
+
+def test_slices_cover_the_file_once_each_cut_where_a_line_starts(tmp_path):
+    from bindaas.ndjson_import import _byte_range, _slices
+
+    text = b"".join(b"x" * (n * 37 % 500) + b"\n" for n in range(300)) + b"last line, no newline"
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(text)
+    for slice_bytes in (1, 100, 4096, len(text), 10 * len(text)):
+        cuts = list(_slices(path, slice_bytes))
+        assert [index for index, _, _ in cuts] == list(range(len(cuts)))
+        assert b"".join(b"".join(_byte_range(path, start, end)) for _, start, end in cuts) == text
+        assert all(start == 0 or text[start - 1:start] == b"\n" for _, start, _ in cuts)
+        assert all(end - start >= min(slice_bytes, len(text) - start) for _, start, end in cuts)
+
+
+def test_the_cli_imports_a_file_and_exits_non_zero_naming_the_refused_line(service, framingham_bundles, tmp_path,
+                                                                           capsys):
+    from bindaas.cli import main
+
+    envelopes = signed_envelopes(framingham_bundles[2:5], service.chain, service.authorities)
+    lines = _lines(envelopes)
+    lines.insert(1, b'{"not": "an envelope"}\n')
+    path = tmp_path / "history.ndjson"
+    path.write_bytes(b"".join(lines))
+    key = tmp_path / "authority.json"
+    service.authorities[0].key.save(key, address=service.authorities[0].address)
+    code = main(["import-ndjson", str(path), "--slice-mb", "0.03", "--key", str(key), "--api", service.url])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1 and (summary["accepted"], summary["refused"]) == (3, 1)
+    assert [r["line"] for r in summary["first_refusals"]] == [2]

@@ -186,7 +186,7 @@ def _stream_import(url: str, lines: list[bytes], submitter: Any, data_dir: Path,
         # Four streams in flight, as the bulk phase keeps four requests in flight (while one stream's group waits
         # on the chain node for its owners' identities, another's is checked), each a quarter of the file: with
         # slices of 500, the last third of the time ran two streams, at times both on one worker, the other idle.
-        summary = import_file(client, path, lines_per_slice=-(-len(lines) // 4), parallel=4,
+        summary = import_file(client, path, slice_bytes=-(-path.stat().st_size // 4), parallel=4,
                               progress=Progress(path.stat().st_size, out=io.StringIO()))
         seconds = time.perf_counter() - started
         cpu, threads = shares.per_record_ms(summary["accepted"]), shares.server_threads_ms(summary["accepted"])
