@@ -80,11 +80,8 @@ def insert_records(session: Session, *, rows: list[NewRecord]) -> list[NewRecord
 def _inserted_all(engine: Engine, rows: list[NewRecord], driver: tuple[str, tuple[str, ...], tuple]) -> bool:
     """Insert ``rows`` with the driver's executemany, skipping ids stored already, and commit if every one of them
     was new; otherwise roll back and say so."""
-    sql, columns, processors = driver
-    attributes = _attribute_of()
-    parameters = [tuple(value if process is None else process(value)
-                        for value, process in zip((getattr(row, attributes[c]) for c in columns), processors))
-                  for row in rows]
+    sql = driver[0]
+    parameters = _driver_parameters(driver, rows)
     connection = engine.raw_connection()
     try:
         with write_turn(engine):
@@ -134,14 +131,13 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
     # worker's stores wait on: as the driver takes them where its parameters are positional (SQLite), so that
     # SQLAlchemy's per-row work (~20 ms of a 750-row store, more while the other stream holds the GIL) is done
     # outside the turn too.
-    values = [{**_insert_values(row), "leaf_index": leaf, "proof": proof}
-              for leaf, (row, proof) in enumerate(zip(rows, proofs))]
+    claims = [{"leaf_index": leaf, "proof": proof, "batch_id": None} for leaf, proof in enumerate(proofs)]
     driver = _driver_insert(session.get_bind().dialect, claimed=True)
     if driver is not None:
-        sql, columns, processors = driver
-        batch_at = columns.index("batch_id")
-        parameters = [[value if process is None else process(value)
-                       for value, process in zip((row.get(c) for c in columns), processors)] for row in values]
+        batch_at = driver[1].index("batch_id")
+        parameters = _driver_parameters(driver, rows, claims)
+    else:
+        values = [{**_insert_values(row), **claim} for row, claim in zip(rows, claims)]
     with write_turn(session.get_bind()):
         batch = _new_batch(session, root=root, kind="records", members=[row.id for row in rows])
         if batch is None:
@@ -149,7 +145,7 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
         if driver is not None:
             for row_parameters in parameters:
                 row_parameters[batch_at] = batch.id
-            session.connection().exec_driver_sql(sql, [tuple(p) for p in parameters])
+            session.connection().exec_driver_sql(driver[0], [tuple(p) for p in parameters])
         else:
             for value in values:
                 value["batch_id"] = batch.id
@@ -183,6 +179,20 @@ def _driver_insert(dialect: Dialect, *, claimed: bool
     columns = tuple(compiled.positiontup)
     return str(compiled), columns, tuple(table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
                                          for c in columns)
+
+
+def _driver_parameters(driver: tuple[str, tuple[str, ...], tuple], rows: list[NewRecord],
+                       claims: list[dict[str, Any]] | None = None) -> list[list[Any]]:
+    """Each row's parameters in the order ``driver`` (``_driver_insert``) takes them, each through its column's bind
+    processor; the columns a claimed insert adds (leaf, proof, batch) come from ``claims``, one dict a row."""
+    _, columns, processors = driver
+    attributes = _attribute_of()
+    parameters = []
+    for index, row in enumerate(rows):
+        claim = claims[index] if claims else {}
+        values = (getattr(row, attributes[c]) if c in attributes else claim[c] for c in columns)
+        parameters.append([value if process is None else process(value) for value, process in zip(values, processors)])
+    return parameters
 
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
