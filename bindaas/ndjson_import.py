@@ -10,8 +10,8 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from pathlib import Path
 from itertools import accumulate
+from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 import httpx
