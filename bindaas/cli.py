@@ -489,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import-ndjson", help="stream signed envelopes (NDJSON, one a line) into the API: progress, "
                        "then a summary; safe to run again after a crash")
-    p.add_argument("file")
+    p.add_argument("file", help="NDJSON file, or /dev/stdin to read a pipe")
     p.add_argument("--slice-mb", type=float, default=50, help="megabytes of the file per request, cut where a line "
                    "starts (default 50: ~1,900 envelopes of 26 KB)")
     p.add_argument("--parallel", type=int, default=2, help="requests at once (default 2)")

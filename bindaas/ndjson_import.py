@@ -1,6 +1,6 @@
-"""The client side of the streaming import (``bindaas import-ndjson FILE``): the file is cut into slices of about
-50 MB where lines start, each streamed from disk as one ``POST /records/import``, two at a time; every answer line
-is counted, and a progress line (records/s, accepted, refused, ETA from the bytes sent) is redrawn on stderr. The
+"""The client side of the streaming import (``bindaas import-ndjson FILE``): the file (or a pipe) is cut into slices
+of about 50 MB where lines start, each sent as one ``POST /records/import``, two at a time; every answer line is
+counted, and a progress line (records/s, accepted, refused, ETA from the bytes sent) is redrawn on stderr. The
 server numbers lines within a request; its summary's count of each slice's lines turns them into the file's."""
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -51,10 +54,14 @@ class Progress:
     def draw(self) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = (self.accepted + self.refused) / elapsed
-        done = self.sent_bytes / self.total_bytes if self.total_bytes else 1.0
-        eta = elapsed * (1 - done) / done if done > 0 else float("inf")
-        self._out.write(f"\r{100 * done:5.1f}%  {rate:7.1f} records/s  accepted {self.accepted:,}  refused "
-                        f"{self.refused:,}  ETA {eta:5.0f} s ")
+        if self.total_bytes:
+            done = self.sent_bytes / self.total_bytes
+            eta = elapsed * (1 - done) / done if done > 0 else float("inf")
+            where, left = f"{100 * done:5.1f}%", f"  ETA {eta:5.0f} s"
+        else:  # a pipe's size is not known ahead
+            where, left = f"{self.sent_bytes / 1e6:,.0f} MB sent", ""
+        self._out.write(f"\r{where}  {rate:7.1f} records/s  accepted {self.accepted:,}  refused {self.refused:,}"
+                        f"{left} ")
         self._out.flush()
 
     def summary(self) -> dict[str, Any]:
@@ -71,18 +78,40 @@ BLOCK = 1 << 20  # bytes read at a time: to find where a slice starts, and to se
 SLICE_BYTES = 50_000_000  # a request's share of the file, ~1,900 envelopes of 26 KB
 
 
-def _slices(path: Path, slice_bytes: int) -> Iterator[tuple[int, int, int]]:
-    """(its index, its first byte, the byte after it) of each slice: about ``slice_bytes`` each, cut where a line
-    starts. Only the bytes around each cut are read. Cutting after so many lines read every line to place the cuts
-    (into lists, or just counted): while the server held both cores, that kept the last of four streams 70-100 ms
-    behind the first on a 3,000-line file."""
+@dataclass(frozen=True)
+class _Slice:
+    index: int
+    size: int  # bytes
+    body: Callable[[], Iterator[bytes]]  # its bytes, afresh on each call: a slice may be sent twice
+
+
+def _slices(path: Path, slice_bytes: int) -> Iterator[_Slice]:
+    """The slices of ``path``, about ``slice_bytes`` each, cut where a line starts. Of a file, only the bytes around
+    each cut are read, and each slice is streamed from disk as it is sent. Cutting after so many lines read every
+    line to place the cuts (into lists, or just counted): while the server held both cores, that kept the last of
+    four streams 70-100 ms behind the first on a 3,000-line file. What cannot seek (a pipe, as in ``zcat
+    history.ndjson.gz | bindaas import-ndjson /dev/stdin``) is read a slice at a time instead."""
+    if not path.is_file():
+        yield from _read_slices(path, slice_bytes)
+        return
     size = path.stat().st_size
     start, index = 0, 0
     with path.open("rb", buffering=0) as handle:
         while start < size:
             end = _line_start(handle, min(start + max(slice_bytes, 1), size), size)
-            yield index, start, end
+            yield _Slice(index, end - start, partial(_byte_range, path, start, end))
             start, index = end, index + 1
+
+
+def _read_slices(path: Path, slice_bytes: int) -> Iterator[_Slice]:
+    """Slices of a stream, each read into memory: ``slice_bytes``, then the rest of the line they end in."""
+    with path.open("rb") as handle:
+        index = 0
+        while data := handle.read(max(slice_bytes, 1)):
+            if not data.endswith(b"\n"):
+                data += handle.readline()
+            yield _Slice(index, len(data), partial(iter, (data,)))
+            index += 1
 
 
 def _line_start(handle: BinaryIO, at: int, size: int) -> int:
@@ -108,41 +137,40 @@ def _byte_range(path: Path, start: int, end: int) -> Iterator[bytes]:
             yield block
 
 
-def _post_slice(client: BindaasClient, path: Path, start: int, end: int) -> httpx.Response:
-    return client.http.post("/records/import", content=_byte_range(path, start, end), timeout=None,
+def _post_slice(client: BindaasClient, part: _Slice) -> httpx.Response:
+    return client.http.post("/records/import", content=part.body(), timeout=None,
                             headers={"content-type": "application/x-ndjson"})
 
 
 def import_file(client: BindaasClient, path: Path, *, slice_bytes: int = SLICE_BYTES, parallel: int = 2,
                 progress: Progress | None = None) -> dict[str, Any]:
     """Send every line of ``path``; returns the summary (counts, rate, the first refusals with their line)."""
-    progress = progress or Progress(path.stat().st_size)
+    progress = progress or Progress(path.stat().st_size if path.is_file() else 0)
     if client.token is None:
         client.sign_in()
 
-    def send(item: tuple[int, int, int]) -> None:
-        index, start, end = item
-        response = _post_slice(client, path, start, end)
+    def send(part: _Slice) -> None:
+        response = _post_slice(client, part)
         if response.status_code == 401 and "expired" in response.text:
             client.sign_in()  # a long import outlives a token; sending a slice again is safe (stored come back)
-            response = _post_slice(client, path, start, end)
+            response = _post_slice(client, part)
         if response.status_code >= 400:
             raise ApiError(response.status_code, response.json())
         with progress._lock:
-            progress.sent_bytes += end - start
+            progress.sent_bytes += part.size
         for text in response.text.splitlines():
             result = json.loads(text)
             if "summary" in result:
-                progress.slice_done(index, result["summary"]["lines"])
+                progress.slice_done(part.index, result["summary"]["lines"])
             else:
-                progress.add(result, index)
+                progress.add(result, part.index)
         progress.draw()
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         # At most one slice waits, located ahead, beside those being sent (Executor.map would queue them all).
         sending: set[Future[None]] = set()
-        for item in _slices(path, slice_bytes):
-            sending.add(pool.submit(send, item))
+        for part in _slices(path, slice_bytes):
+            sending.add(pool.submit(send, part))
             if len(sending) > parallel:  # the next slice is located once one is answered
                 done, sending = wait(sending, return_when=FIRST_COMPLETED)
                 for future in done:

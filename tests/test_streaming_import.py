@@ -8,6 +8,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from bindaas.client import BindaasClient
 from bindaas.demo import signed_envelopes
@@ -131,18 +132,27 @@ def test_an_import_begun_with_an_expired_token_signs_in_again_and_completes(serv
         assert (summary["accepted"], summary["refused"]) == (2, 0) and client.token != old
 
 
-def test_slices_cover_the_file_once_each_cut_where_a_line_starts(tmp_path):
-    from bindaas.ndjson_import import _byte_range, _slices
+@pytest.mark.parametrize("source", ["file", "pipe"])
+def test_slices_cover_the_input_once_each_cut_where_a_line_starts(tmp_path, source):
+    import os
+    import threading
+
+    from bindaas.ndjson_import import _slices
 
     text = b"".join(b"x" * (n * 37 % 500) + b"\n" for n in range(300)) + b"last line, no newline"
-    path = tmp_path / "lines.ndjson"
-    path.write_bytes(text)
     for slice_bytes in (1, 100, 4096, len(text), 10 * len(text)):
+        path = tmp_path / f"lines-{slice_bytes}.ndjson"
+        if source == "file":
+            path.write_bytes(text)
+        else:
+            os.mkfifo(path)
+            threading.Thread(target=path.write_bytes, args=(text,)).start()
         cuts = list(_slices(path, slice_bytes))
-        assert [index for index, _, _ in cuts] == list(range(len(cuts)))
-        assert b"".join(b"".join(_byte_range(path, start, end)) for _, start, end in cuts) == text
-        assert all(start == 0 or text[start - 1:start] == b"\n" for _, start, _ in cuts)
-        assert all(end - start >= min(slice_bytes, len(text) - start) for _, start, end in cuts)
+        bodies = [b"".join(cut.body()) for cut in cuts]
+        assert [cut.index for cut in cuts] == list(range(len(cuts)))
+        assert b"".join(bodies) == text and [len(body) for body in bodies] == [cut.size for cut in cuts]
+        assert all(body.endswith(b"\n") for body in bodies[:-1])  # the next slice starts a line
+        assert all(len(body) >= slice_bytes for body in bodies[:-1])
 
 
 def test_the_cli_imports_a_file_and_exits_non_zero_naming_the_refused_line(service, framingham_bundles, tmp_path,
@@ -160,3 +170,27 @@ def test_the_cli_imports_a_file_and_exits_non_zero_naming_the_refused_line(servi
     summary = json.loads(capsys.readouterr().out)
     assert code == 1 and (summary["accepted"], summary["refused"]) == (3, 1)
     assert [r["line"] for r in summary["first_refusals"]] == [2]
+
+
+def test_a_pipe_is_imported_a_slice_at_a_time_with_refusals_named_by_their_line(service, framingham_bundles,
+                                                                               tmp_path):
+    import os
+    import threading
+
+    envelopes = signed_envelopes(framingham_bundles[9:12], service.chain, service.authorities)
+    lines = _lines(envelopes)
+    lines.insert(2, b'{"not": "an envelope"}\n')
+    pipe = tmp_path / "history.pipe"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        with pipe.open("wb") as out:
+            out.write(b"".join(lines))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    summary = import_file(service.client, pipe, slice_bytes=len(lines[0]) // 2, parallel=2,
+                          progress=Progress(0, out=io.StringIO()))
+    writer.join(10)
+    assert (summary["accepted"], summary["refused"]) == (3, 1)
+    assert [r["line"] for r in summary["first_refusals"]] == [3]
