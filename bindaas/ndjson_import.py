@@ -66,8 +66,8 @@ class Progress:
 
     def summary(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
-        before = dict(zip(sorted(self._slice_lines), accumulate(
-            (self._slice_lines[k] for k in sorted(self._slice_lines)), initial=0)))
+        order = sorted(self._slice_lines)
+        before = dict(zip(order, accumulate((self._slice_lines[k] for k in order), initial=0)))
         return {"accepted": self.accepted, "created": self.created, "refused": self.refused,
                 "seconds": round(elapsed, 2), "records_per_s": round((self.accepted + self.refused) / elapsed, 1),
                 "first_refusals": [{**result, "line": result["line"] + before[index]}
