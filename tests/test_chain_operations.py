@@ -1,17 +1,19 @@
 """Real chain behaviour and operations. A consortium chain can drop recent blocks. With BINDAAS_CONFIRMATIONS set, a batch is final only once that many
 blocks stand on its anchor; until then the anchorer watches it, and when a reorganisation drops the anchor it
 sends it again: nothing is lost, nothing is anchored twice, and the records end final and valid. Forced on a
-Hardhat node (evm_snapshot / evm_revert) and on anvil (evm_revert, and anvil_reorg)."""
+Hardhat node (evm_snapshot / evm_revert) and on anvil (evm_revert, and anvil_reorg). A transaction the node already
+holds (sent twice after a dropped connection) is waited for, not taken for a failure."""
 
 from __future__ import annotations
 
 import pytest
 import requests
+from web3.exceptions import Web3RPCError
 
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
-from bindaas.chain.client import BATCH_ANCHORED_TOPIC
+from bindaas.chain.client import BATCH_ANCHORED_TOPIC, ChainClient
 from bindaas.client import BindaasClient
 from bindaas.demo import deploy_authorities, signed_envelopes
 
@@ -71,6 +73,44 @@ def test_a_dropped_anchor_is_sent_again_and_the_records_end_final_and_valid(requ
                                          "topics": [BATCH_ANCHORED_TOPIC, first["root"]]})
         assert len(logs) == 1  # anchored once on the chain as it now stands
     services.engine.dispose()
+
+
+# The first funded account of Hardhat's and anvil's default mnemonic ("test test ... junk"): known to everyone.
+FIRST_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+@pytest.mark.parametrize("node_name", [pytest.param("hardhat", marks=pytest.mark.hardhat),
+                                       pytest.param("anvil", marks=pytest.mark.anvil)])
+def test_an_anchor_the_node_already_holds_is_waited_for_not_refused(request, node_name, monkeypatch):
+    """An anchorer signing with its own key (BINDAAS_ANCHOR_PRIVATE_KEY) whose transport sent the transaction twice
+    (the connection dropped after the node took the first copy) gets the node's "already known" answer for the
+    second: the transaction is pending all the same, and the anchor goes through."""
+    url = request.getfixturevalue(f"{node_name}_node").url
+    deployed, authorities = deploy_authorities(url)
+    chain = ChainClient(deployed.w3, deployed.deployment, private_key=FIRST_DEV_KEY)
+    assert chain.sender == authorities[0].address
+    send, refusals = chain.w3.eth.send_raw_transaction, []
+
+    def sent_twice(raw: bytes):
+        _rpc(url, "evm_setAutomine", False)  # so that the pool still holds the first copy when the second comes
+        try:
+            send(raw)
+            try:
+                return send(raw)
+            except Web3RPCError as exc:
+                refusals.append(str(exc))
+                raise
+        finally:
+            _rpc(url, "evm_setAutomine", True)
+            _mine(url, 1)
+
+    monkeypatch.setattr(chain.w3.eth, "send_raw_transaction", sent_twice)
+    root = bytes(range(32))
+    receipt = chain.anchor_batch(root, 7)
+    assert len(refusals) == 1
+    anchor = chain.anchor_of(root, fresh=True)
+    assert (anchor.record_count, anchor.block_number) == (7, receipt.block_number)
+    assert chain.anchor_tx(root, anchor.block_number) == receipt.tx_hash
 
 
 def test_metrics_are_prometheus_text_for_operators_only_and_requests_carry_an_id(service, framingham_bundles):

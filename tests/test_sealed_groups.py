@@ -1,11 +1,14 @@
 """A large bulk request or import slice is anchored as batches of its own, each record written once with its proof:
 the records anchor, verify and pass the auditors' completeness check like any others, and a group holding a
 record already stored still stores the rest. A streamed import fills whole batches, whatever lines it refuses on
-the way. (Smaller groups wait to share a batch: test_record_roundtrip.)"""
+the way. A drain (tests, the CLI) waits for the background anchorer's pass, so no root is sent twice. (Smaller
+groups wait to share a batch: test_record_roundtrip.)"""
 
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import httpx
@@ -68,6 +71,25 @@ def test_the_same_envelope_twice_in_one_group_is_one_record(service, framingham_
     assert [r["created"] for r in results] == [True, True, False]
     anchors = _anchors(service, [results[0]["id"], results[1]["id"]])
     assert [a["batch_size"] for a in anchors] == [2, 2]
+
+
+def test_a_drain_beside_the_background_anchorer_sends_each_root_once(service, framingham_bundles, monkeypatch):
+    sent: list[bytes] = []
+    send = service.chain.anchor_batch
+
+    def slow_send(root: bytes, count: int):
+        sent.append(root)
+        time.sleep(0.3)  # a node slow to answer: the moment a second pass would have sent the same root too
+        return send(root, count)
+
+    monkeypatch.setattr(service.chain, "anchor_batch", slow_send)
+    ids = [r["id"] for r in _bulk(service, signed_envelopes(framingham_bundles[:4], service.chain,
+                                                            service.authorities))]
+    with ThreadPoolExecutor(2) as pool:  # stored already claimed, and the background loop woken to send it
+        for drained in [pool.submit(service.services.anchorer.drain) for _ in range(2)]:
+            drained.result()
+    assert len({a["root"] for a in _anchors(service, ids)}) == 1
+    assert len(sent) == 1
 
 
 def test_a_streamed_import_fills_whole_batches_around_the_lines_it_refuses(service, framingham_bundles):

@@ -127,6 +127,15 @@ def _is_revert(exc: BaseException) -> bool:
     return isinstance(exc, Web3RPCError) and "revert" in str(exc).lower()
 
 
+# What nodes answer when sent a transaction their pool already holds: geth "already known", anvil "transaction
+# already imported", Hardhat and Besu "Known transaction", Nethermind "AlreadyKnown".
+_ALREADY_KNOWN = ("already known", "already imported", "known transaction", "alreadyknown")
+
+
+def _is_already_known(exc: BaseException) -> bool:
+    return isinstance(exc, Web3RPCError) and any(words in str(exc).lower() for words in _ALREADY_KNOWN)
+
+
 class ChainClient:
     """Reads and writes the BinDaaS contracts over one Web3 connection.
 
@@ -439,9 +448,25 @@ class ChainClient:
                     "chainId": self.chain_id, **limit,
                 })
                 signed = self._account.sign_transaction(tx)
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                try:
+                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Web3RPCError as exc:
+                    if not _is_already_known(exc):
+                        raise
+                    # The transport sent it again after the connection dropped, and the node had the first copy:
+                    # these very bytes are pending, under the hash they always had.
+                    tx_hash = signed.hash
             else:
-                tx_hash = fn.transact({"from": sender or self.sender, **limit})
+                try:
+                    tx_hash = fn.transact({"from": sender or self.sender, **limit})
+                except Web3RPCError as exc:
+                    if not _is_already_known(exc):
+                        raise
+                    # The node signs and numbers these itself: two identical calls sent at once got the same nonce,
+                    # and it holds the first. Which hash that has, only the node knows.
+                    raise ChainError(f"{what}: the node already holds this very transaction from "
+                                     f"{sender or self.sender} (it was sent twice at once); it is pending",
+                                     error_name="TransactionAlreadyKnown") from exc
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s,
                                                                poll_latency=0.02)
             if receipt["status"] != 1:

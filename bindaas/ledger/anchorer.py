@@ -72,10 +72,17 @@ class Anchorer:
         self.mining_times_ms: list[float] = []
         self._mine: set[int] = set()  # batches this process claimed and has not anchored yet
         self._mine_lock = threading.Lock()  # request threads add the groups they store (store_group)
+        # One pass at a time in a process: a drain beside the background loop sent the same open batch twice at
+        # once, which costs a transaction, and a node that numbers transactions itself gave both the same nonce.
+        self._pass_lock = threading.Lock()
 
     def run_once(self, *, force: bool = False) -> int:
         """Finish open batches, then seal and anchor at most one new batch of records and one of audit events.
-        Returns rows anchored."""
+        Returns rows anchored. A pass already running in this process is waited for."""
+        with self._pass_lock:
+            return self._pass(force=force)
+
+    def _pass(self, *, force: bool) -> int:
         anchored = 0
         with self.sessions() as session:
             if self.settings.confirmations:
