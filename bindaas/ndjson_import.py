@@ -46,6 +46,15 @@ class Progress:
                 self.accepted += 1
                 self.created += bool(result.get("created"))
 
+    def sent(self, size: int) -> None:
+        """``size`` more bytes of the file were sent and answered: how far along the import is."""
+        with self._lock:
+            self.sent_bytes += size
+
+    def end_line(self) -> None:
+        """End the progress line, so that what is written next starts on a line of its own."""
+        self._out.write("\n")
+
     def slice_done(self, slice_index: int, lines: int) -> None:
         """Slice ``slice_index`` held ``lines`` lines: where the next slices' line numbers start."""
         with self._lock:
@@ -156,8 +165,7 @@ def import_file(client: BindaasClient, path: Path, *, slice_bytes: int = SLICE_B
             response = _post_slice(client, part)
         if response.status_code >= 400:
             raise ApiError(response.status_code, response.json())
-        with progress._lock:
-            progress.sent_bytes += part.size
+        progress.sent(part.size)
         for text in response.text.splitlines():
             result = json.loads(text)
             if "summary" in result:
@@ -177,5 +185,5 @@ def import_file(client: BindaasClient, path: Path, *, slice_bytes: int = SLICE_B
                     future.result()
         for future in sending:
             future.result()
-    progress._out.write("\n")
+    progress.end_line()
     return progress.summary()
