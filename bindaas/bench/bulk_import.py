@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bindaas.bench._util import group_pids, scratch_dir, served
-from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
+from bindaas.bench.floor import FLOOR_BODIES, floor_across, ingest_floor_in_fresh_process
 from bindaas.chain.hardhat import NODES
 from bindaas.config import Settings
 from bindaas.crypto.mldsa import PrivateKey
@@ -74,7 +74,7 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
             for lines in pool.map(_sign_slice, slices):
                 out.writelines(lines)
         say(f"signed {records} envelopes ({file.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f} s")
-        floor = _floor_of_first_lines(file, node.url, chain.deployment)
+        floor_before = _floor_of_first_lines(file, node.url, chain.deployment)
 
         chain.deployment.save(data_dir / "deployment.json")
         with served(data_dir, node.url, workers=workers, token_ttl_s="86400") as (url, group), \
@@ -86,6 +86,7 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"not all anchored: {counts}")
                 time.sleep(1)
+        floor = floor_across(floor_before, _floor_of_first_lines(file, node.url, chain.deployment))
         say(f"imported: {summary['records_per_s']} records/s; verifying every record")
         valid = _verify_all(data_dir, chain)
     finally:
@@ -99,7 +100,8 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
 
 
 def _floor_of_first_lines(file: Path, rpc_url: str, deployment: Any) -> dict[str, float]:
-    """The ingest floor (``bindaas.bench.floor``) over the file's first lines, in the same run as the import."""
+    """The ingest floor (``bindaas.bench.floor``) over the file's first lines, in the same run as the import (taken
+    before and after it, and merged by ``floor_across``)."""
     with file.open("rb") as handle:
         bodies = [line.rstrip(b"\n") for line in islice(handle, FLOOR_BODIES)]
     return ingest_floor_in_fresh_process(bodies, rpc_url, deployment, settings=Settings(fhir_validation="schema"))

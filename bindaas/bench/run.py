@@ -10,7 +10,7 @@ from typing import Any, Callable
 from bindaas.bench._util import scratch_dir
 from bindaas.bench.clinical import clinical_interop
 from bindaas.bench.finality import interval_mining
-from bindaas.bench.floor import FLOOR_BODIES, ingest_floor_in_fresh_process
+from bindaas.bench.floor import FLOOR_BODIES, floor_across, ingest_floor_in_fresh_process
 from bindaas.bench.imaging import imaging_bench
 from bindaas.bench.ingest import baseline_per_tx, communication, computation, embedded_ingest, gas_per_record, ingest
 from bindaas.bench.verification import independent_verification, verification
@@ -47,14 +47,17 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
             synthea = signed_envelope(json.loads(samples[0].read_text()), chain, authorities).model_dump_json()
         result["communication"] = communication([b.decode() for b in bodies[:200]], synthea)
         data_dir = scratch_dir()
+        say("the ingest floor: essential acceptance CPU per record, in a fresh process, before the ingest phases")
+        floor_before = ingest_floor_in_fresh_process(bodies[:FLOOR_BODIES], node.url, chain.deployment,
+                                                     settings=Settings(fhir_validation="schema"))
         say(f"ingest over HTTP against the {node_name} node")
         result[node_name] = ingest(node.url, bodies, bulk_bodies, import_lines, workers=workers,
                                    concurrency=concurrency, duration_s=duration_s, data_dir=data_dir,
                                    deployment=chain.deployment, submitter=authorities[0].key,
                                    node_group=node.proc.pid)
-        say("the ingest floor: essential acceptance CPU per record, in a fresh process")
-        floor = ingest_floor_in_fresh_process(bodies[:FLOOR_BODIES], node.url, chain.deployment,
-                                              settings=Settings(fhir_validation="schema"))
+        say("the ingest floor again, after the ingest phases")
+        floor = floor_across(floor_before, ingest_floor_in_fresh_process(
+            bodies[:FLOOR_BODIES], node.url, chain.deployment, settings=Settings(fhir_validation="schema")))
         result["floor"] = floor
         result["floor"]["ingest_vs_floor"] = round(result[node_name]["ingest_records_per_s"]
                                                    / floor["ingest_floor_records_per_s"], 3)
