@@ -121,6 +121,28 @@ class CpuShares:
         return {kind: ms for kind, ms in sorted(per_record.items(), key=lambda item: -item[1]) if ms > 0}
 
 
+# The packages whose speed the ingest and verification figures depend on. A fresh install takes the newest release
+# of each; a run that differs from an earlier one can then be told apart from one on other packages.
+TIMED_PACKAGES = ("cryptography", "orjson", "pydantic", "pydantic-core", "jsonschema-rs", "SQLAlchemy", "uvicorn",
+                  "uvloop", "httptools", "starlette", "fastapi", "web3", "pybase64")
+
+
+def machine() -> dict[str, object]:
+    """What a run ran on: cores, Python, the OpenSSL that signs and verifies, and ``TIMED_PACKAGES``' versions."""
+    from importlib import metadata
+
+    from cryptography.hazmat.backends.openssl import backend
+
+    versions = {}
+    for name in TIMED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"cpus": os.cpu_count(), "python": sys.version.split()[0], "openssl": backend.openssl_version_text(),
+            "packages": versions}
+
+
 def pct(values: list[float], q: float) -> float:
     """The ``q``-th percentile of ``values``, in their unit, rounded to 3 decimals (NaN when there are none)."""
     return round(float(np.percentile(values, q)), 3) if values else float("nan")

@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from bindaas.bench._util import group_pids, scratch_dir, served
+from bindaas.bench._util import group_pids, machine, scratch_dir, served
 from bindaas.bench.floor import FLOOR_BODIES, floor_across, ingest_floor_in_fresh_process
 from bindaas.chain.hardhat import NODES
 from bindaas.config import Settings
@@ -91,8 +91,8 @@ def bulk_import(records: int = 100_000, *, patients: int = 1000, workers: int = 
         valid = _verify_all(data_dir, chain)
     finally:
         node.stop()
-    return {"chain_node": node_name, "import_records": records, "import_patients": len(owners),
-            "import_records_per_s": summary["records_per_s"],
+    return {"machine": machine(), "chain_node": node_name, "import_records": records,
+            "import_patients": len(owners), "import_records_per_s": summary["records_per_s"],
             "import_seconds": summary["seconds"], "import_refused": summary["refused"],
             "import_server_peak_rss_mb": round(peak_kb / 1024, 1), "import_file_gb": round(file.stat().st_size / 1e9, 2),
             "import_anchored": counts.get("anchored", 0), "import_verified_valid": valid, "floor": floor,

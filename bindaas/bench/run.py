@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from typing import Any, Callable
 
-from bindaas.bench._util import scratch_dir
+from bindaas.bench._util import machine, scratch_dir
 from bindaas.bench.clinical import clinical_interop
 from bindaas.bench.finality import interval_mining
 from bindaas.bench.floor import FLOOR_BODIES, floor_across, ingest_floor_in_fresh_process
@@ -26,7 +24,7 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
     same cores as the server and takes its share of them; its ingest figures are kept under its name."""
     if records < FLOOR_BODIES:
         raise ValueError(f"the bench needs at least {FLOOR_BODIES} records (the ingest floor alone checks that many)")
-    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    result: dict[str, Any] = {"machine": machine(),
                               "chain_node": node_name}
     bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))
     result["computation"] = computation(bundles[0])
