@@ -112,6 +112,9 @@ def ingest_floor(bodies: list[bytes], chain: ChainClient, *, settings: Settings)
             "floor_cpu_vs_crypto": round(ratio, 3), "floor_cores": cores}
 
 
+_DERIVED = ("ingest_floor_records_per_s", "floor_cores")  # computed again from the merged figures
+
+
 def floor_across(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """One floor from two ``ingest_floor`` measurements taken on either side of the ingest phases: each figure the
     mean of the two, the floor from the mean essential CPU, and both essential figures kept. This VM's speed drifts
@@ -123,9 +126,6 @@ def floor_across(before: dict[str, float], after: dict[str, float]) -> dict[str,
     merged["essential_cpu_ms_before_ingest"] = before["essential_cpu_ms"]
     merged["essential_cpu_ms_after_ingest"] = after["essential_cpu_ms"]
     return merged
-
-
-_DERIVED = ("ingest_floor_records_per_s", "floor_cores")  # computed again from the merged figures
 
 
 def ingest_floor_in_fresh_process(bodies: list[bytes], rpc_url: str, deployment: Any, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Callable
 
 from bindaas.bench._util import machine, scratch_dir
@@ -24,8 +25,7 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
     same cores as the server and takes its share of them; its ingest figures are kept under its name."""
     if records < FLOOR_BODIES:
         raise ValueError(f"the bench needs at least {FLOOR_BODIES} records (the ingest floor alone checks that many)")
-    result: dict[str, Any] = {"machine": machine(),
-                              "chain_node": node_name}
+    result: dict[str, Any] = {"machine": machine(), "chain_node": node_name}
     bundles = list(dataset_bundles("framingham", limit=min(records, 4240)))
     result["computation"] = computation(bundles[0])
     say("computation costs measured")
@@ -45,17 +45,17 @@ def run_bench(*, records: int = 3000, duration_s: float = 20.0, workers: int = 2
             synthea = signed_envelope(json.loads(samples[0].read_text()), chain, authorities).model_dump_json()
         result["communication"] = communication([b.decode() for b in bodies[:200]], synthea)
         data_dir = scratch_dir()
+        measure_floor = partial(ingest_floor_in_fresh_process, bodies[:FLOOR_BODIES], node.url, chain.deployment,
+                                settings=Settings(fhir_validation="schema"))
         say("the ingest floor: essential acceptance CPU per record, in a fresh process, before the ingest phases")
-        floor_before = ingest_floor_in_fresh_process(bodies[:FLOOR_BODIES], node.url, chain.deployment,
-                                                     settings=Settings(fhir_validation="schema"))
+        floor_before = measure_floor()
         say(f"ingest over HTTP against the {node_name} node")
         result[node_name] = ingest(node.url, bodies, bulk_bodies, import_lines, workers=workers,
                                    concurrency=concurrency, duration_s=duration_s, data_dir=data_dir,
                                    deployment=chain.deployment, submitter=authorities[0].key,
                                    node_group=node.proc.pid)
         say("the ingest floor again, after the ingest phases")
-        floor = floor_across(floor_before, ingest_floor_in_fresh_process(
-            bodies[:FLOOR_BODIES], node.url, chain.deployment, settings=Settings(fhir_validation="schema")))
+        floor = floor_across(floor_before, measure_floor())
         result["floor"] = floor
         result["floor"]["ingest_vs_floor"] = round(result[node_name]["ingest_records_per_s"]
                                                    / floor["ingest_floor_records_per_s"], 3)
