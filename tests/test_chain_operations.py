@@ -2,9 +2,12 @@
 blocks stand on its anchor; until then the anchorer watches it, and when a reorganisation drops the anchor it
 sends it again: nothing is lost, nothing is anchored twice, and the records end final and valid. Forced on a
 Hardhat node (evm_snapshot / evm_revert) and on anvil (evm_revert, and anvil_reorg). A transaction the node already
-holds (sent twice after a dropped connection) is waited for, not taken for a failure."""
+holds (sent twice after a dropped connection) is waited for, not taken for a failure; transactions sent at once
+from one account, by threads or processes, each get a nonce of their own."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -13,7 +16,7 @@ from web3.exceptions import Web3RPCError
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
-from bindaas.chain.client import BATCH_ANCHORED_TOPIC, ChainClient
+from bindaas.chain.client import BATCH_ANCHORED_TOPIC, ChainClient, connect
 from bindaas.client import BindaasClient
 from bindaas.demo import deploy_authorities, signed_envelopes
 
@@ -81,10 +84,12 @@ FIRST_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2f
 
 @pytest.mark.parametrize("node_name", [pytest.param("hardhat", marks=pytest.mark.hardhat),
                                        pytest.param("anvil", marks=pytest.mark.anvil)])
-def test_an_anchor_the_node_already_holds_is_waited_for_not_refused(request, node_name, monkeypatch):
+@pytest.mark.parametrize("first_copy", ["pending", "mined"])
+def test_an_anchor_the_node_already_holds_is_waited_for_not_refused(request, node_name, first_copy, monkeypatch):
     """An anchorer signing with its own key (BINDAAS_ANCHOR_PRIVATE_KEY) whose transport sent the transaction twice
     (the connection dropped after the node took the first copy) gets the node's "already known" answer for the
-    second: the transaction is pending all the same, and the anchor goes through."""
+    second, or "nonce too low" when the first was mined at once: the transaction went through all the same, once,
+    and the anchor stands."""
     url = request.getfixturevalue(f"{node_name}_node").url
     deployed, authorities = deploy_authorities(url)
     chain = ChainClient(deployed.w3, deployed.deployment, private_key=FIRST_DEV_KEY)
@@ -92,7 +97,8 @@ def test_an_anchor_the_node_already_holds_is_waited_for_not_refused(request, nod
     send, refusals = chain.w3.eth.send_raw_transaction, []
 
     def sent_twice(raw: bytes):
-        _rpc(url, "evm_setAutomine", False)  # so that the pool still holds the first copy when the second comes
+        if first_copy == "pending":
+            _rpc(url, "evm_setAutomine", False)  # so that the pool still holds the first copy when the second comes
         try:
             send(raw)
             try:
@@ -101,8 +107,9 @@ def test_an_anchor_the_node_already_holds_is_waited_for_not_refused(request, nod
                 refusals.append(str(exc))
                 raise
         finally:
-            _rpc(url, "evm_setAutomine", True)
-            _mine(url, 1)
+            if first_copy == "pending":
+                _rpc(url, "evm_setAutomine", True)
+                _mine(url, 1)
 
     monkeypatch.setattr(chain.w3.eth, "send_raw_transaction", sent_twice)
     root = bytes(range(32))
@@ -157,3 +164,23 @@ def test_each_request_is_one_json_log_line_carrying_its_request_id(service):
     [line] = [json.loads(text) for text in sink.getvalue().splitlines()]
     assert (line["request_id"], line["status"], line["method"]) == ("follow-me", 401, "GET")
     assert line["path"].startswith("/records/") and line["ms"] >= 0
+
+
+@pytest.mark.parametrize("node_name", [pytest.param("hardhat", marks=pytest.mark.hardhat),
+                                       pytest.param("anvil", marks=pytest.mark.anvil)])
+@pytest.mark.parametrize("signer", ["node", "own key"])
+def test_transactions_sent_at_once_from_one_account_all_go_through(request, node_name, signer):
+    """Threads of one process and several processes (here: two clients, each with its own connection) send from
+    one account at once, the node numbering the transactions (eth_sendTransaction) or each client signing its own
+    (BINDAAS_ANCHOR_PRIVATE_KEY). None is refused for a nonce another took: every one lands, once."""
+    url = request.getfixturevalue(f"{node_name}_node").url
+    deployed, _ = deploy_authorities(url)
+    key = FIRST_DEV_KEY if signer == "own key" else None
+    clients = [ChainClient(connect(url), deployed.deployment, private_key=key) for _ in range(2)]
+    assert {c.sender for c in clients} == {deployed.sender}
+    roots = {bytes([thread + 1, n + 1]) * 16: thread * 10 + n + 1 for thread in range(16) for n in range(4)}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        receipts = list(pool.map(lambda item: clients[item[1] % 2].anchor_batch(*item), roots.items()))
+    assert len({r.tx_hash for r in receipts}) == len(roots)
+    for root, count in roots.items():
+        assert deployed.anchor_of(root, fresh=True).record_count == count

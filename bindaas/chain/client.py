@@ -136,6 +136,17 @@ def _is_already_known(exc: BaseException) -> bool:
     return isinstance(exc, Web3RPCError) and any(words in str(exc).lower() for words in _ALREADY_KNOWN)
 
 
+# What nodes answer when a transaction's nonce was taken by another one from the same account: geth, anvil and Besu
+# "nonce too low" / "replacement transaction underpriced", Hardhat "Nonce too low" / "Replacement transaction
+# underpriced", Nethermind "OldNonce" / "ReplacementNotAllowed". The node refused it: nothing of it is pending.
+_NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced", "oldnonce", "replacementnotallowed")
+_NONCE_ATTEMPTS = 8
+
+
+def _is_nonce_taken(exc: BaseException) -> bool:
+    return isinstance(exc, Web3RPCError) and any(words in str(exc).lower() for words in _NONCE_TAKEN)
+
+
 class ChainClient:
     """Reads and writes the BinDaaS contracts over one Web3 connection.
 
@@ -155,6 +166,9 @@ class ChainClient:
         self._receipt_timeout_s = receipt_timeout_s
         embedded = _embedded(w3)
         self._lock: threading.Lock | None = threading.RLock() if embedded else None  # type: ignore[assignment]
+        # Numbering and sending a transaction is one step at a time: threads that each read the pending nonce
+        # (or have the node number theirs, which anvil does concurrently) would take the same one.
+        self._send_lock = threading.Lock()
         self._last_head: int | None = None
         self._keys: dict[str, tuple[int, KeyStatus]] = {}
         self._thresholds: dict[int, int] = {}
@@ -441,32 +455,17 @@ class ChainClient:
         limit = {"gas": gas} if gas else {}
 
         def send() -> TxReceipt:
-            if self._account is not None and sender is None:
-                tx = fn.build_transaction({
-                    "from": self._account.address,
-                    "nonce": self.w3.eth.get_transaction_count(self._account.address, "pending"),
-                    "chainId": self.chain_id, **limit,
-                })
-                signed = self._account.sign_transaction(tx)
+            for attempt in range(_NONCE_ATTEMPTS):
                 try:
-                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                    with self._send_lock:
+                        tx_hash = self._send_once(fn, what, sender, limit)
+                    break
                 except Web3RPCError as exc:
-                    if not _is_already_known(exc):
+                    # Another process sending from this account took the nonce first. The node refused this
+                    # transaction, so numbering it again is safe; the pause spreads the racers apart.
+                    if not _is_nonce_taken(exc) or attempt == _NONCE_ATTEMPTS - 1:
                         raise
-                    # The transport sent it again after the connection dropped, and the node had the first copy:
-                    # these very bytes are pending, under the hash they always had.
-                    tx_hash = signed.hash
-            else:
-                try:
-                    tx_hash = fn.transact({"from": sender or self.sender, **limit})
-                except Web3RPCError as exc:
-                    if not _is_already_known(exc):
-                        raise
-                    # The node signs and numbers these itself: two identical calls sent at once got the same nonce,
-                    # and it holds the first. Which hash that has, only the node knows.
-                    raise ChainError(f"{what}: the node already holds this very transaction from "
-                                     f"{sender or self.sender} (it was sent twice at once); it is pending",
-                                     error_name="TransactionAlreadyKnown") from exc
+                    time.sleep(0.01 * (attempt + 1))
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s,
                                                                poll_latency=0.02)
             if receipt["status"] != 1:
@@ -477,6 +476,41 @@ class ChainClient:
                 raise ChainError(f"{what}: transaction {tx_hash.hex()} reverted")
             return TxReceipt("0x" + bytes(tx_hash).hex(), receipt["blockNumber"], receipt["gasUsed"])
         return self._guard(send, what)
+
+    def _send_once(self, fn: Any, what: str, sender: str | None, limit: dict[str, int]) -> Any:
+        """Number, sign (here or on the node) and send one transaction; its hash."""
+        if self._account is not None and sender is None:
+            tx = fn.build_transaction({
+                "from": self._account.address,
+                "nonce": self.w3.eth.get_transaction_count(self._account.address, "pending"),
+                "chainId": self.chain_id, **limit,
+            })
+            signed = self._account.sign_transaction(tx)
+            try:
+                return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Web3RPCError as exc:
+                if not (_is_already_known(exc) or _is_nonce_taken(exc) and self._is_known(signed.hash)):
+                    raise
+                # The transport sent it again after the connection dropped, and the node had the first copy
+                # (pending: "already known"; mined at once: its nonce now "too low"): these very bytes went
+                # through, under the hash they always had.
+                return signed.hash
+        try:
+            return fn.transact({"from": sender or self.sender, **limit})
+        except Web3RPCError as exc:
+            if not _is_already_known(exc):
+                raise
+            # The node signs and numbers these itself: two identical calls sent at once got the same nonce,
+            # and it holds the first. Which hash that has, only the node knows.
+            raise ChainError(f"{what}: the node already holds this very transaction from "
+                             f"{sender or self.sender} (it was sent twice at once); it is pending",
+                             error_name="TransactionAlreadyKnown") from exc
+
+    def _is_known(self, tx_hash: bytes) -> bool:
+        try:
+            return self.w3.eth.get_transaction(tx_hash) is not None
+        except Exception:  # TransactionNotFound, or a node that answers null
+            return False
 
     def anchor_batch(self, root: bytes, record_count: int) -> TxReceipt:
         """Anchor a Merkle root; raises ChainError(error_name='AnchorDuplicateRoot') if it already is."""
