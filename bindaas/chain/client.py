@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import RPCEndpoint
 
 from bindaas.chain.artifacts import custom_errors, load_artifact
@@ -509,7 +509,7 @@ class ChainClient:
     def _is_known(self, tx_hash: bytes) -> bool:
         try:
             return self.w3.eth.get_transaction(tx_hash) is not None
-        except Exception:  # TransactionNotFound, or a node that answers null
+        except TransactionNotFound:
             return False
 
     def anchor_batch(self, root: bytes, record_count: int) -> TxReceipt:
