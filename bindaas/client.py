@@ -17,6 +17,11 @@ from bindaas.crypto.mldsa import AUTH_CONTEXT, CONSENT_CONTEXT, PrivateKey, b64
 from bindaas.crypto.sealing import KemPrivateKey, unseal
 from bindaas.ledger.envelope import Envelope
 
+# A patient's first consent change, on a chain that checks ML-DSA-65 itself, first registers and proves the patient's
+# key there: five transactions one after another, each waiting for its block (on Hardhat, about 11 s on this
+# machine, and more when it is busy). Later changes send one.
+CONSENT_TIMEOUT_S = 120.0
+
 
 class ApiError(Exception):
     """The API answered with an RFC 9457 problem; ``problem`` holds its body."""
@@ -166,7 +171,8 @@ class BindaasClient:
         signature = self.key.sign(statement.message(), context=CONSENT_CONTEXT)
         return self.request("POST", "/consents", json={"grantee": grantee, "granted": granted,
                                                        "not_after": not_after, "nonce": info["nonce"],
-                                                       "signature": b64(signature)})
+                                                       "signature": b64(signature)},
+                            timeout=max(self.http.timeout.read or 0, CONSENT_TIMEOUT_S))
 
     def consents(self, patient: str | None = None) -> dict[str, Any]:
         return self.request("GET", "/consents", params={"patient": patient} if patient else None)

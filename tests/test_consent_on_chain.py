@@ -8,7 +8,9 @@ import json
 import os
 
 import pytest
+from eth_utils import keccak
 
+from bindaas.chain.access import MLDSA_PROVE_GAS_LIMIT, MLDSA_REGISTER_GAS_LIMIT
 from bindaas.cli import main
 from bindaas.crypto.mldsa import CONSENT_CONTEXT
 from bindaas.demo import signed_envelope
@@ -64,3 +66,18 @@ def test_anyone_may_relay_a_patient_signed_grant_and_a_forged_one_reverts(servic
     assert service.chain.w3.eth.get_transaction(receipt.tx_hash)["from"] == stranger
     assert access.consent(patient.key_id, clinician.key_id).allows()
     assert clinician.client.record(record)["id"] == record  # the service honours what the chain proved
+
+
+@on_chain_nodes
+def test_a_patients_key_is_registered_and_proven_once_within_the_gas_it_is_sent_with(service):
+    """The four transactions that put a patient's key into the on-chain verifier go out with fixed gas limits (no
+    estimate: on Hardhat that ran each proof once more). Each stays well inside its limit, and a key once proven
+    sends nothing again."""
+    access, patient = service.services.access, service.enroll("patient")
+    key = patient.key.public_key().raw
+    receipts = access.ensure_key_proven(key)
+    limits = [MLDSA_REGISTER_GAS_LIMIT] + [MLDSA_PROVE_GAS_LIMIT] * 3
+    assert len(receipts) == 4
+    assert all(r.gas_used <= 0.85 * limit for r, limit in zip(receipts, limits)), [r.gas_used for r in receipts]
+    assert access.mldsa_keys.functions.isProven(keccak(key)).call()
+    assert access.ensure_key_proven(key) == []

@@ -30,6 +30,11 @@ ROLES = ("none", "patient", "clinician", "auditor", "authority")
 ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768) in its Enrolled event
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
 CONSENT_GAS_LIMIT = 12_000_000  # a consent change checked on chain uses about 6.9 M (messages are 142 bytes)
+# Registering a patient's key in the on-chain verifier uses about 6.40 M gas and proving two rows of its expansion
+# about 4.87 M, whatever the key: ML-DSA-65 fixes their sizes. Without a limit, web3 first estimates each by running
+# it; on Hardhat that took 4.4 s of a proof's 6.6 s on this machine, and a patient's first consent sends four.
+MLDSA_REGISTER_GAS_LIMIT = 8_000_000
+MLDSA_PROVE_GAS_LIMIT = 6_500_000
 _ENROLMENTS_OF = "0x" + keccak(text="enrolmentsOf(bytes32[])")[:4].hex()
 _ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
 _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
@@ -319,10 +324,10 @@ class AccessChain:
         registered = self.chain.call(lambda: self.mldsa_keys.functions.keyOf(key_id).call(), "keyOf")
         if int(registered[0], 16) == 0:
             receipts.append(self.chain.transact(self.mldsa_keys.functions.register(public_key, expand_a(public_key)),
-                                                "MLDSA65Keys.register", sender=sender))
+                                                "MLDSA65Keys.register", sender=sender, gas=MLDSA_REGISTER_GAS_LIMIT))
         for first in (0, 2, 4):
             receipts.append(self.chain.transact(self.mldsa_keys.functions.prove(key_id, first, first + 2),
-                                                "MLDSA65Keys.prove", sender=sender))
+                                                "MLDSA65Keys.prove", sender=sender, gas=MLDSA_PROVE_GAS_LIMIT))
         return receipts
 
     def set_consent(self, statement: ConsentStatement, signature: bytes, *, patient_key: bytes = b"",
