@@ -28,16 +28,20 @@ CHAINS = ["embedded", pytest.param("hardhat", marks=pytest.mark.hardhat),
           pytest.param("anvil", marks=pytest.mark.anvil)]
 
 
+# The session's nodes write their logs here, for whoever looks into a failure.
+NODE_LOGS = Path(__file__).resolve().parent.parent / ".pytest_cache"
+
+
 @pytest.fixture(scope="session")
 def hardhat_node() -> Iterator[HardhatNode]:
-    node = HardhatNode()
+    node = HardhatNode(log=NODE_LOGS / "hardhat-node.log")
     yield node
     node.stop()
 
 
 @pytest.fixture(scope="session")
 def anvil_node() -> Iterator[AnvilNode]:
-    node = AnvilNode()
+    node = AnvilNode(log=NODE_LOGS / "anvil-node.log")
     yield node
     node.stop()
 

@@ -17,6 +17,7 @@ from bindaas.api.app import create_app
 from bindaas.api.server import running_server
 from bindaas.api.services import build_services
 from bindaas.chain.client import BATCH_ANCHORED_TOPIC, ChainClient, connect
+from bindaas.chain.hardhat import HardhatNode
 from bindaas.client import BindaasClient
 from bindaas.demo import deploy_authorities, signed_envelopes
 
@@ -184,3 +185,15 @@ def test_transactions_sent_at_once_from_one_account_all_go_through(request, node
     assert len({r.tx_hash for r in receipts}) == len(roots)
     for root, count in roots.items():
         assert deployed.anchor_of(root, fresh=True).record_count == count
+
+
+@pytest.mark.hardhat
+def test_a_hardhat_node_whose_log_nobody_keeps_is_told_to_stop_logging_and_still_serves():
+    """The bench's and the scripts' Hardhat node writes no per-request log (as anvil runs --silent): Hardhat takes
+    the request, and the node goes on answering."""
+    node = HardhatNode()  # no log named: told to stop logging once it answers (raises if Hardhat refuses)
+    try:
+        assert node.rpc("hardhat_setLoggingEnabled", False) is True
+        assert int(node.rpc("eth_blockNumber"), 16) >= 0
+    finally:
+        node.stop()

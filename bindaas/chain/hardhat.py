@@ -28,14 +28,35 @@ class HardhatNode:
 
     name = "hardhat"
 
-    def __init__(self) -> None:
+    def __init__(self, *, log: Path | None = None) -> None:
+        """Start the node; its output goes to ``log`` when one is named, else nowhere (and it is told to stop
+        logging: see ``quiet``)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(ROOT / ".pytest_cache" / f"{self.name}-node.log", "w") \
-            if (ROOT / ".pytest_cache").exists() else subprocess.DEVNULL
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(log, "w") if log is not None else subprocess.DEVNULL
         self.proc = subprocess.Popen(self.command(), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=self.environment())
         self._wait_until_answering()
+        if self.log is subprocess.DEVNULL:
+            self.quiet()
+
+    def quiet(self) -> None:
+        """Stop the node's per-request log, which nobody keeps here (anvil starts ``--silent``). Hardhat decodes
+        every call and transaction it logs: an ``eth_call`` of ``enrolmentsOf`` cost it 0.65 ms of CPU with its
+        log on and 0.40 ms with it off, and an ``eth_blockNumber`` 0.70 and 0.45 ms."""
+        self.rpc("hardhat_setLoggingEnabled", False)
+
+    def rpc(self, method: str, *params: object) -> object:
+        """One JSON-RPC request to the node; its result."""
+        import requests
+
+        answer = requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+                               timeout=10).json()
+        if "error" in answer:
+            raise RuntimeError(f"{self.name} node refused {method}: {answer['error']}")
+        return answer["result"]
 
     def command(self) -> list[str]:
         if shutil.which("npx") is None or not (ROOT / "node_modules" / "hardhat").exists():
@@ -84,6 +105,9 @@ class AnvilNode(HardhatNode):
             raise RuntimeError("anvil is not installed: run `npm ci` in the repository root")
         return [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", "31337", "--silent",
                 "--gas-limit", "60000000"]
+
+    def quiet(self) -> None:
+        """Started ``--silent`` already."""
 
     def environment(self) -> dict[str, str]:
         # anvil writes old states under $HOME/.foundry/anvil/tmp and leaves them when stopped: ~6 GB a test
