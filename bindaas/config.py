@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
     confirmations: int = Field(0, ge=0, le=10_000, description="Blocks on top of an anchor before it counts as "
                                "final (0: final once mined, right for the embedded chain).")
-    receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for an anchor transaction to be mined.")
+    receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for a transaction to be mined (and, on "
+                                     "a node that mines as it is sent, for its answer to the send).")
 
     key_file: Path | None = Field(None, description="The CLI user's key file (ML-DSA-65 + ML-KEM-768).")
     token_ttl_s: int = Field(900, ge=10, le=86_400, description="Lifetime of an access token.")

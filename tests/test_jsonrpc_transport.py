@@ -126,3 +126,15 @@ def test_without_a_named_asker_the_next_caller_asks_a_silent_node_again(node):
         w3.eth.block_number
     node.delay_s = 0.0
     assert w3.eth.block_number == 42
+
+
+def test_a_transaction_is_given_the_longer_wait_a_mining_node_needs_before_it_answers_the_send(node):
+    """A node that mines as it is sent answers a send once it has run the transaction (Hardhat took 6-8.5 s for a
+    consent checked on chain that reverts): sends and estimates wait up to the send timeout, and only other calls
+    find the node unreachable after the shorter one."""
+    w3 = connect(_url(node), timeout_s=0.2, send_timeout_s=2)
+    node.delay_s = 0.5
+    assert w3.provider.make_request("eth_sendRawTransaction", ["0x00"])["result"] == "0x2a"
+    assert w3.provider.make_request("eth_estimateGas", [{}])["result"] == "0x2a"
+    with pytest.raises(ChainUnavailable, match="TimeoutError"):
+        w3.eth.block_number

@@ -71,7 +71,8 @@ def chain_from_settings(settings: Settings) -> ChainClient:
     if settings.rpc_url is None:
         return bootstrap_embedded_chain(settings)
     deployment = Deployment.load(settings.resolved_deployment_file())
-    return ChainClient(connect(settings.rpc_url), deployment, sender=settings.anchor_account,
+    return ChainClient(connect(settings.rpc_url, send_timeout_s=settings.receipt_timeout_s), deployment,
+                       sender=settings.anchor_account,
                        private_key=settings.anchor_private_key, receipt_timeout_s=settings.receipt_timeout_s)
 
 

@@ -29,15 +29,17 @@ T = TypeVar("T")
 BATCH_ANCHORED_TOPIC = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
 
 
-def connect(rpc_url: str | None, *, timeout_s: float = 10.0) -> Web3:
-    """A Web3 over ``rpc_url``, or over a fresh in-process EVM when it is None."""
+def connect(rpc_url: str | None, *, timeout_s: float = 10.0, send_timeout_s: float = 60.0) -> Web3:
+    """A Web3 over ``rpc_url``, or over a fresh in-process EVM when it is None. A call the node does not answer
+    within ``timeout_s`` finds it unreachable; a transaction sent (or estimated) gets ``send_timeout_s``."""
     if rpc_url is None:
         from web3 import EthereumTesterProvider  # imported lazily: py-evm is slow to import
 
         return Web3(EthereumTesterProvider())
     # web3's validation asks the node for its chain id before every call and transaction (4 of the 9 JSON-RPC
     # round trips of one anchorBatch); an endpoint's chain id does not change, so it is asked once.
-    return Web3(KeepAliveProvider(rpc_url, timeout_s=timeout_s, cache_allowed_requests=True,
+    return Web3(KeepAliveProvider(rpc_url, timeout_s=timeout_s, send_timeout_s=send_timeout_s,
+                                  cache_allowed_requests=True,
                                   cacheable_requests={RPCEndpoint("eth_chainId")}))
 
 

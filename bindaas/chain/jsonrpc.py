@@ -48,29 +48,30 @@ class KeepAliveRpc:
             self._local.connection = connection
         return connection
 
-    def post(self, body: bytes) -> bytes:
-        """The node's answer to one JSON-RPC POST of ``body``, as bytes. A kept-alive connection the node has closed
-        in the meantime is reopened and the request sent once more; no other failure is retried, so a transaction
-        the node may have received is not sent twice. While the node is silent (see ``__init__``), a call that may
-        not ask it fails at once."""
+    def post(self, body: bytes, *, timeout_s: float | None = None) -> bytes:
+        """The node's answer to one JSON-RPC POST of ``body``, as bytes, waited for up to ``timeout_s`` (default: the
+        transport's). A kept-alive connection the node has closed in the meantime is reopened and the request sent
+        once more; no other failure is retried, so a transaction the node may have received is not sent twice.
+        While the node is silent (see ``__init__``), a call that may not ask it fails at once."""
         if not self._silent:
-            return self._post(body)
+            return self._post(body, timeout_s)
         asker = self.asker
         named = asker is not None and asker.is_alive()
         if (named and threading.current_thread() is not asker) or not self._asking.acquire(blocking=False):
             raise ChainUnavailable(f"chain node unreachable (it let a call time out after {self._timeout_s:g} s and "
                                    f"has not answered since)")
         try:
-            return self._post(body)
+            return self._post(body, timeout_s)
         finally:
             self._asking.release()
 
-    def _post(self, body: bytes) -> bytes:
+    def _post(self, body: bytes, timeout_s: float | None) -> bytes:
         for attempt in (1, 2):
             reused = getattr(self._local, "connection", None) is not None
             connection = None
             try:
                 connection = self._connection()
+                connection.sock.settimeout(timeout_s or self._timeout_s)
                 connection.request("POST", self._path, body, {"Content-Type": "application/json"})
                 response = connection.getresponse()
                 data = response.read()
@@ -102,9 +103,19 @@ class KeepAliveProvider(HTTPProvider):
     instead of a requests session. Failures surface as ``ChainUnavailable`` (node unreachable) and ``ChainError``
     (an answer other than HTTP 200)."""
 
-    def __init__(self, endpoint_uri: str, *, timeout_s: float = 10.0, **kwargs: Any) -> None:
+    def __init__(self, endpoint_uri: str, *, timeout_s: float = 10.0, send_timeout_s: float = 60.0,
+                 **kwargs: Any) -> None:
         super().__init__(endpoint_uri, **kwargs)
         self.rpc = KeepAliveRpc(endpoint_uri, timeout_s=timeout_s)
+        self.send_timeout_s = max(send_timeout_s, timeout_s)
 
     def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
-        return self.rpc.post(request_data)
+        return self.rpc.post(request_data, timeout_s=self.send_timeout_s if method in EXECUTING else None)
+
+
+# Calls a development node answers only once it has run the transaction: an automining node (Hardhat, anvil) mines
+# it before answering a send, and an estimate runs it several times. On Hardhat, a consent checked on chain that
+# reverts (a forged signature) took 6-8.5 s, as the node builds the failure's Solidity stack trace: no sign of a
+# node gone silent. A production node answers a send once the transaction is in its pool.
+EXECUTING = frozenset({RPCEndpoint("eth_sendTransaction"), RPCEndpoint("eth_sendRawTransaction"),
+                       RPCEndpoint("eth_estimateGas")})
