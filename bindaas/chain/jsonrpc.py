@@ -71,7 +71,9 @@ class KeepAliveRpc:
             connection = None
             try:
                 connection = self._connection()
-                connection.sock.settimeout(timeout_s or self._timeout_s)
+                wait_s = timeout_s or self._timeout_s
+                if connection.sock.gettimeout() != wait_s:  # two system calls a change: made only when it changes
+                    connection.sock.settimeout(wait_s)
                 connection.request("POST", self._path, body, {"Content-Type": "application/json"})
                 response = connection.getresponse()
                 data = response.read()
