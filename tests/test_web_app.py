@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from bindaas.client import CONSENT_TIMEOUT_S
 from bindaas.crypto.mldsa import PrivateKey
 from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.demo import signed_envelope
@@ -95,7 +96,9 @@ def test_the_whole_scenario_in_a_real_browser(service, chain_url, tmp_path):
         assert page.evaluate("window.bindaas.key.keyId") == patient.public_key().key_id
         page.fill("#grantee", doctor.public_key().key_id)
         page.click("#grant")
-        page.wait_for_selector("#patient-status[data-kind=ok]")
+        # A patient's first grant on Hardhat registers and proves her key on chain first: as long as the Python
+        # client waits for it, not Playwright's default 30 s.
+        page.wait_for_selector("#patient-status[data-kind=ok]", timeout=CONSENT_TIMEOUT_S * 1000)
         assert "Granted read access" in page.inner_text("#patient-status")
         page.screenshot(path=str(shots / "web-patient.png"), full_page=True)
         page.reload()  # a reload forgets the key: back to the sign-in page
