@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import update
 
 from bindaas.api.app import create_app
 from bindaas.api.server import running_server
@@ -25,7 +24,6 @@ from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.fhir.datasets import dataset_bundles
 from bindaas.ledger.envelope import Envelope, build_envelope, endorse
 from bindaas.store import repository
-from bindaas.store.models import RecordRow
 
 
 @dataclass
@@ -188,7 +186,7 @@ def run_demo(*, rpc_url: str | None = None, patients: int = 200, dataset: str = 
             assert victim is not None
             payload = bytearray(victim.payload)
             payload[len(payload) // 2] ^= 0x01  # one bit of the encrypted payload
-            session.execute(update(RecordRow).where(RecordRow.id == ids[0]).values(payload=bytes(payload)))
+            repository.update_record(session, record_id=ids[0], values={"payload": bytes(payload)})
             session.commit()
         report = client.verify(ids[0])
         tamper_detected = report["verdict"] == "invalid"

@@ -88,19 +88,16 @@ class TcpProxy:
 def rewrite_payload(services: Any, record_id: str, edit: Any) -> None:
     """Play an insider holding the service's key: decrypt a stored payload, apply ``edit`` (str -> str) and store
     it re-encrypted under the same data key, so only the digest check can notice."""
-    from sqlalchemy import update
-
     from bindaas.crypto.sealing import seal, unseal
     from bindaas.ledger.payload import data_key_of
     from bindaas.store import repository
-    from bindaas.store.models import RecordRow
 
     with services.sessions() as session:
         row = repository.get_record(session, record_id=record_id)
         data_key = data_key_of(row, services.service_key)
         text = unseal(bytes(row.payload), data_key, record_id=record_id).decode()
-        session.execute(update(RecordRow).where(RecordRow.id == record_id)
-                        .values(payload=seal(edit(text).encode(), data_key, record_id=record_id)))
+        repository.update_record(session, record_id=record_id,
+                                 values={"payload": seal(edit(text).encode(), data_key, record_id=record_id)})
         session.commit()
 
 

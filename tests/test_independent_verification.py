@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from bindaas.crypto.canonical import canonical_json
 from bindaas.crypto.mldsa import unb64
+from bindaas.store import repository
 from bindaas.store.models import BatchRow, RecordRow
 from bindaas.verifier import JsonRpcReader, TrustRoot, verify_receipt
 from bindaas.verifier.procedure import path_directions
@@ -106,7 +107,7 @@ def _tamper(service, record_id: str, tamper: dict) -> None:
         service.services.settings.confirmations = tamper["confirmations"]
     if values:
         with service.services.sessions() as session:
-            session.execute(update(RecordRow).where(RecordRow.id == record_id).values(**values))
+            repository.update_record(session, record_id=record_id, values=values)
             session.commit()
 
 
@@ -123,7 +124,7 @@ def _restored(service, record_id: str):
     finally:
         service.services.settings.confirmations = 0
         with service.services.sessions() as session:
-            session.execute(update(RecordRow).where(RecordRow.id == record_id).values(**saved))
+            repository.update_record(session, record_id=record_id, values=saved)
             session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(root=root))
             session.commit()
 

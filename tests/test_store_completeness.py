@@ -4,10 +4,11 @@ batch, the leaf and the record id, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from bindaas.demo import signed_envelopes
-from bindaas.store.models import RecordRow
+from bindaas.store import repository
+from bindaas.store.models import record_bodies_table, records_table
 from tests.helpers import rewrite_payload
 
 
@@ -24,9 +25,10 @@ def _check(service) -> dict:
     return service.enroll("auditor").client.verify_audit_log()
 
 
-def _edit(service, statement) -> None:
+def _edit(service, *statements) -> None:
     with service.services.sessions() as session:
-        session.execute(statement)
+        for statement in statements:
+            session.execute(statement)
         session.commit()
 
 
@@ -38,7 +40,7 @@ def test_an_untouched_store_is_complete(service, anchored):
 def test_a_deleted_record_is_named_by_batch_leaf_and_id(service, anchored):
     victim = anchored[2]
     assert service.client.status(victim)["status"] == "anchored"
-    _edit(service, delete(RecordRow).where(RecordRow.id == victim))
+    _edit(service, *(delete(table).where(table.c.id == victim) for table in (record_bodies_table, records_table)))
     report = _check(service)
     assert report["verdict"] == "invalid"
     [problem] = report["record_problems"]
@@ -47,7 +49,9 @@ def test_a_deleted_record_is_named_by_batch_leaf_and_id(service, anchored):
 
 
 def test_an_edited_acceptance_block_and_edited_content_are_named(service, anchored):
-    _edit(service, update(RecordRow).where(RecordRow.id == anchored[0]).values(accepted_block=1))
+    with service.services.sessions() as session:
+        repository.update_record(session, record_id=anchored[0], values={"accepted_block": 1})
+        session.commit()
     rewrite_payload(service.services, anchored[1], lambda text: text.replace('"final"', '"Final"', 1))
     named = {p["record_id"]: p["problem"] for p in _check(service)["record_problems"]}
     assert set(named) == {anchored[0], anchored[1]}

@@ -33,7 +33,7 @@ def anchored(service, framingham_bundles):
 
 def _edit(service, record_id, **values):
     with service.services.sessions() as session:
-        session.execute(update(RecordRow).where(RecordRow.id == record_id).values(**values))
+        repository.update_record(session, record_id=record_id, values=values)
         session.commit()
 
 

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from bindaas.client import CONSENT_TIMEOUT_S
 from bindaas.crypto.mldsa import PrivateKey
@@ -21,7 +20,6 @@ from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.demo import signed_envelope
 from bindaas.fhir.datasets import dataset_bundles
 from bindaas.store import repository
-from bindaas.store.models import RecordRow
 from tests.helpers import ROOT
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -144,7 +142,7 @@ def test_the_whole_scenario_in_a_real_browser(service, chain_url, tmp_path):
             row = repository.get_record(session, record_id=record)
             changed = bytearray(row.owner_signature)
             changed[7] ^= 0x01
-            session.execute(update(RecordRow).where(RecordRow.id == record).values(owner_signature=bytes(changed)))
+            repository.update_record(session, record_id=record, values={"owner_signature": bytes(changed)})
             session.commit()
         page.click("#verify")
         page.wait_for_selector('#verdict.invalid')

@@ -32,17 +32,21 @@ from bindaas.threads import named_thread
 log = logging.getLogger(__name__)
 
 
-def leaf_of(row: RecordRow | NewRecord | AuditRow) -> bytes:
-    """The Merkle leaf a row is anchored under (records bind their acceptance block; audit events their digest)."""
+def leaf_of(row: Any, *, audit: bool = False) -> bytes:
+    """The Merkle leaf a row is anchored under: a record (a ``RecordRow``, a ``NewRecord`` or the anchoring columns
+    ``repository.unbatched_keys`` reads) binds its acceptance block; an audit event (``audit``, or an ``AuditRow``)
+    only its digest."""
     digest = bytes.fromhex(row.id[2:])
-    return audit_leaf(digest) if isinstance(row, AuditRow) else record_leaf(digest, row.accepted_block)
+    if audit or isinstance(row, AuditRow):
+        return audit_leaf(digest)
+    return record_leaf(digest, row.accepted_block)
 
 
-def sealed(rows: Sequence[RecordRow | NewRecord | AuditRow]) -> tuple[str, list[list[dict]]]:
+def sealed(rows: Sequence[Any], *, audit: bool = False) -> tuple[str, list[list[dict]]]:
     """The Merkle root (0x hex) of ``rows`` in this order, and each row's inclusion proof as stored
     (``ProofStep.to_json`` of each step). A node's step is written once and shared by the proofs of every leaf under
     its sibling: a 750-row store built 7,500 steps and their JSON one by one, ~18 ms of its CPU."""
-    levels = merkle_levels([leaf_of(row) for row in rows])
+    levels = merkle_levels([leaf_of(row, audit=audit) for row in rows])
     steps = [[ProofStep(node, left=not index & 1).to_json() for index, node in enumerate(level)]
              for level in levels[:-1]]
     return "0x" + levels[-1][0].hex(), [[steps[depth][sibling] for depth, sibling in path]
@@ -114,7 +118,7 @@ class Anchorer:
         if not rows:
             session.rollback()  # another anchorer holds them
             return 0
-        root, proofs = sealed(rows)
+        root, proofs = sealed(rows, audit=ledger is AuditRow)
         batch = repository.claim_batch(session, root=root, records=rows, ledger=ledger, proofs=proofs)
         if batch is None:  # another anchorer took some of these rows first
             return 0

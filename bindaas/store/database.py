@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import orjson
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bindaas.store.checkpoint import WalCheckpointer
-from bindaas.store.models import Base
+from bindaas.store.models import BODY_COLUMNS, Base
 
 _checkpointers: "weakref.WeakKeyDictionary[Engine, WalCheckpointer]" = weakref.WeakKeyDictionary()
 
@@ -84,7 +84,30 @@ def make_engine(url: str) -> Engine:
         except DBAPIError:
             if not remaining:
                 raise
+    _move_record_bodies(engine)
     return engine
+
+
+def _move_record_bodies(engine: Engine) -> None:
+    """A store made while a record was one row keeps its bodies in ``records``: copy them into ``record_bodies``
+    (which ``create_all`` has just made) and drop those columns, in one transaction, so nothing stored is lost.
+    Workers starting together may race here: the one that finds the columns gone once its copy fails lost a race
+    to another that moved them."""
+    if not _has_bodies_in_records(engine):
+        return
+    names = ", ".join(BODY_COLUMNS)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"INSERT INTO record_bodies (id, {names}) SELECT id, {names} FROM records"))
+            for name in BODY_COLUMNS:
+                connection.execute(text(f"ALTER TABLE records DROP COLUMN {name}"))
+    except DBAPIError:
+        if _has_bodies_in_records(engine):
+            raise
+
+
+def _has_bodies_in_records(engine: Engine) -> bool:
+    return "payload" in {column["name"] for column in inspect(engine).get_columns("records")}
 
 
 def committed(engine: Engine) -> None:

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache, wraps
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, bindparam, func, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from bindaas.store.database import committed, write_turn
-from bindaas.store.models import AuditRow, BatchRow, DicomObjectRow, ModelRow, NewRecord, RecordRow
+from bindaas.store.models import (AuditRow, BatchRow, DicomObjectRow, ModelRow, NewRecord, RecordRow,
+                                  record_bodies_table, records_table)
 
 Ledger = type[RecordRow] | type[AuditRow]  # the two kinds of rows anchored in Merkle batches
 BATCH_KIND: dict[type, str] = {RecordRow: "records", AuditRow: "audit"}
+# The table holding each ledger's anchoring columns (status, batch, leaf, proof): what the anchorer reads and writes.
+ANCHORING: dict[type, Table] = {RecordRow: records_table, AuditRow: AuditRow.__table__}  # type: ignore[dict-item]
 T = TypeVar("T")
 
 
@@ -72,22 +76,23 @@ def insert_records(session: Session, *, rows: list[NewRecord]) -> list[NewRecord
     if driver is not None and isinstance(engine, Engine) and _inserted_all(engine, unique, driver):
         return unique
     with write_turn(engine):
-        created = _insert_new(session, [_insert_values(row) for row in unique])
+        created = _insert_new(session, unique)
         session.commit()
     return [row for row in unique if row.id in created]
 
 
-def _inserted_all(engine: Engine, rows: list[NewRecord], driver: tuple[str, tuple[str, ...], tuple]) -> bool:
+def _inserted_all(engine: Engine, rows: list[NewRecord], driver: DriverInsert) -> bool:
     """Insert ``rows`` with the driver's executemany, skipping ids stored already, and commit if every one of them
     was new; otherwise roll back and say so."""
-    sql = driver[0]
-    parameters = _driver_parameters(driver, rows)
+    parameters = _driver_parameters(driver.records, rows)
+    bodies = _driver_parameters(driver.bodies, rows)
     connection = engine.raw_connection()
     try:
         with write_turn(engine):
             cursor = connection.cursor()
-            cursor.executemany(sql, parameters)
+            cursor.executemany(driver.records[0], parameters)
             if cursor.rowcount == len(rows):
+                cursor.executemany(driver.bodies[0], bodies)
                 connection.commit()
                 committed(engine)
                 return True
@@ -97,16 +102,20 @@ def _inserted_all(engine: Engine, rows: list[NewRecord], driver: tuple[str, tupl
         connection.close()
 
 
-def _insert_skipping_stored(session: Session) -> Insert:
-    """``INSERT INTO records ... ON CONFLICT (id) DO NOTHING`` in the session's dialect."""
-    table = RecordRow.__table__
+def _insert_skipping_stored(session: Session, table: Table) -> Insert:
+    """``INSERT INTO <table> ... ON CONFLICT (id) DO NOTHING`` in the session's dialect."""
     return _UPSERT[session.get_bind().dialect.name](table).on_conflict_do_nothing(index_elements=[table.c.id])
 
 
-def _insert_new(session: Session, values: list[dict]) -> set[str]:
-    """One multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` of ``values``: the ids it created."""
-    stmt = _insert_skipping_stored(session).returning(RecordRow.__table__.c.id)
-    return set(session.scalars(stmt, values).all())
+def _insert_new(session: Session, rows: list[NewRecord]) -> set[str]:
+    """One multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` of ``rows``, then the bodies of those it
+    created: the ids it created."""
+    stmt = _insert_skipping_stored(session, records_table).returning(records_table.c.id)
+    created = set(session.scalars(stmt, [_insert_values(row, records_table) for row in rows]).all())
+    bodies = [_insert_values(row, record_bodies_table) for row in rows if row.id in created]
+    if bodies:
+        session.execute(_insert_skipping_stored(session, record_bodies_table), bodies)
+    return created
 
 
 def _new_batch(session: Session, *, root: str, kind: str, members: list[str]) -> BatchRow | None:
@@ -134,10 +143,12 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
     claims = [{"leaf_index": leaf, "proof": proof, "batch_id": None} for leaf, proof in enumerate(proofs)]
     driver = _driver_insert(session.get_bind().dialect, claimed=True)
     if driver is not None:
-        batch_at = driver[1].index("batch_id")
-        parameters = _driver_parameters(driver, rows, claims)
+        batch_at = driver.records[1].index("batch_id")
+        parameters = _driver_parameters(driver.records, rows, claims)
+        bodies = [tuple(p) for p in _driver_parameters(driver.bodies, rows)]
     else:
-        values = [{**_insert_values(row), **claim} for row, claim in zip(rows, claims)]
+        values = [{**_insert_values(row, records_table), **claim} for row, claim in zip(rows, claims)]
+        body_values = [_insert_values(row, record_bodies_table) for row in rows]
     with write_turn(session.get_bind()):
         batch = _new_batch(session, root=root, kind="records", members=[row.id for row in rows])
         if batch is None:
@@ -145,16 +156,19 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
         if driver is not None:
             for row_parameters in parameters:
                 row_parameters[batch_at] = batch.id
-            session.connection().exec_driver_sql(driver[0], [tuple(p) for p in parameters])
+            session.connection().exec_driver_sql(driver.records[0], [tuple(p) for p in parameters])
+            session.connection().exec_driver_sql(driver.bodies[0], bodies)
         else:
             for value in values:
                 value["batch_id"] = batch.id
-            session.execute(_insert_skipping_stored(session), values)
+            session.execute(_insert_skipping_stored(session, records_table), values)
+            session.execute(_insert_skipping_stored(session, record_bodies_table), body_values)
         # All or nothing, so the count of rows inserted is answer enough: a plain executemany without RETURNING
         # takes 128 ms of CPU for 1,000 rows of 26 KB on SQLite, the multi-row INSERT ... RETURNING that names each
         # row created 176 ms. The rows inserted are those carrying the new batch's id (SQLAlchemy reports no
         # rowcount for psycopg's executemany).
-        inserted = session.scalar(select(func.count()).select_from(RecordRow).where(RecordRow.batch_id == batch.id))
+        inserted = session.scalar(select(func.count()).select_from(records_table)
+                                  .where(records_table.c.batch_id == batch.id))
         if inserted != len(rows):
             session.rollback()
             return None
@@ -162,15 +176,31 @@ def insert_claimed(session: Session, *, rows: list[NewRecord], root: str, proofs
         return batch
 
 
+Driver = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]  # SQL, columns, bind processors
+
+
+@dataclass(frozen=True)
+class DriverInsert:
+    """A record's two inserts as the driver takes them: into ``records``, then into ``record_bodies``."""
+
+    records: Driver
+    bodies: Driver
+
+
 @cache
-def _driver_insert(dialect: Dialect, *, claimed: bool
-                   ) -> tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]] | None:
-    """The insert of rows (``claimed``: with their batch, leaf and proof), skipping ids already stored, as the
-    driver takes it: its SQL, the columns in the order of its parameters, and each column's bind processor (what
-    SQLAlchemy applies to a value, from the same dialect). None where the driver's parameters are named (psycopg):
-    SQLAlchemy's own executemany does there."""
-    table = RecordRow.__table__
-    names = [column for column, _ in _inserted_columns()] + (["leaf_index", "proof", "batch_id"] if claimed else [])
+def _driver_insert(dialect: Dialect, *, claimed: bool) -> DriverInsert | None:
+    """The inserts of rows (``claimed``: with their batch, leaf and proof), skipping ids already stored, as the
+    driver takes them. None where the driver's parameters are named (psycopg): SQLAlchemy's own executemany does
+    there."""
+    records = _driver_statement(dialect, records_table, ("leaf_index", "proof", "batch_id") if claimed else ())
+    bodies = _driver_statement(dialect, record_bodies_table, ())
+    return None if records is None or bodies is None else DriverInsert(records, bodies)
+
+
+def _driver_statement(dialect: Dialect, table: Table, claim_columns: tuple[str, ...]) -> Driver | None:
+    """One table's insert: its SQL, the columns in the order of its parameters, and each column's bind processor
+    (what SQLAlchemy applies to a value, from the same dialect); None where the driver's parameters are named."""
+    names = [column for column, _ in _inserted_columns(table)] + list(claim_columns)
     statement = (_UPSERT[dialect.name](table).values({name: bindparam(name) for name in names})
                  .on_conflict_do_nothing(index_elements=[table.c.id]))
     compiled = statement.compile(dialect=dialect)
@@ -181,16 +211,15 @@ def _driver_insert(dialect: Dialect, *, claimed: bool
                                          for c in columns)
 
 
-def _driver_parameters(driver: tuple[str, tuple[str, ...], tuple], rows: list[NewRecord],
-                       claims: list[dict[str, Any]] | None = None) -> list[list[Any]]:
-    """Each row's parameters in the order ``driver`` (``_driver_insert``) takes them, each through its column's bind
-    processor; the columns a claimed insert adds (leaf, proof, batch) come from ``claims``, one dict a row."""
+def _driver_parameters(driver: Driver, rows: list[NewRecord], claims: list[dict[str, Any]] | None = None
+                       ) -> list[list[Any]]:
+    """Each row's parameters in the order ``driver`` takes them, each through its column's bind processor; the
+    columns a claimed insert adds (leaf, proof, batch) come from ``claims``, one dict a row."""
     _, columns, processors = driver
-    attributes = _attribute_of()
     parameters = []
     for index, row in enumerate(rows):
         claim = claims[index] if claims else {}
-        values = (getattr(row, attributes[c]) if c in attributes else claim[c] for c in columns)
+        values = (claim[c] if c in _SET_LATER else getattr(row, c) for c in columns)
         parameters.append([value if process is None else process(value) for value, process in zip(values, processors)])
     return parameters
 
@@ -200,21 +229,24 @@ _SET_LATER = {"seq", "batch_id", "leaf_index", "proof"}  # assigned by the datab
 
 
 @cache
-def _inserted_columns() -> tuple[tuple[str, str], ...]:
-    """(column name, attribute) of every column an insert sets, as ``NewRecord`` names them; read from the mapper
-    once, not per row."""
-    return tuple((attr.columns[0].name, attr.key) for attr in RecordRow.__mapper__.column_attrs
-                 if attr.key not in _SET_LATER)
+def _inserted_columns(table: Table) -> tuple[tuple[str, str], ...]:
+    """(column key, ``NewRecord`` attribute) of every column of ``table`` an insert sets; the keys are the mapped
+    attributes' names (``registry_address`` for the column ``registry``)."""
+    return tuple((column.key, column.key) for column in table.c if column.key not in _SET_LATER)
 
 
-@cache
-def _attribute_of() -> dict[str, str]:
-    """``NewRecord``'s attribute for each column an insert sets."""
-    return dict(_inserted_columns())
+def _insert_values(row: NewRecord, table: Table) -> dict:
+    return {column: getattr(row, attribute) for column, attribute in _inserted_columns(table)}
 
 
-def _insert_values(row: NewRecord) -> dict:
-    return {column: getattr(row, attribute) for column, attribute in _inserted_columns()}
+def update_record(session: Session, *, record_id: str, values: dict[str, Any]) -> None:
+    """Overwrite columns (by attribute name) of the stored record ``record_id``, each in the table that holds it;
+    not committed. Acceptance never rewrites a record: this is for showing that verification catches one that was
+    (the demo, the tamper tests)."""
+    for table in (records_table, record_bodies_table):
+        mine = {key: value for key, value in values.items() if key in table.c and key != "id"}
+        if mine:
+            session.execute(update(table).where(table.c.id == record_id).values(mine))
 
 
 def list_records(session: Session, *, limit: int, offset: int = 0, patient: str | None = None,
@@ -229,7 +261,8 @@ def list_records(session: Session, *, limit: int, offset: int = 0, patient: str 
 
 
 def count_by_status(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(RecordRow.status, func.count()).group_by(RecordRow.status)).all())
+    status = records_table.c.status
+    return dict(session.execute(select(status, func.count()).group_by(status)).all())
 
 
 _OLDEST_AMONG = 256  # rows looked at for the oldest acceptance time
@@ -237,12 +270,14 @@ _OLDEST_AMONG = 256  # rows looked at for the oldest acceptance time
 
 def unbatched_keys(session: Session, *, limit: int, ledger: Ledger = RecordRow) -> list:
     """The oldest rows of ``ledger`` that no batch has claimed yet, loading only what a Merkle leaf needs (not
-    payloads or proofs). Rows another anchorer holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
-    SQLite serializes writers instead)."""
-    columns = [ledger.seq, ledger.id, ledger.accepted_at] + ([RecordRow.accepted_block] if ledger is RecordRow else [])
-    stmt = (select(ledger).options(load_only(*columns)).where(ledger.batch_id.is_(None)).order_by(ledger.seq)
+    payloads or proofs): rows with ``seq``, ``id``, ``accepted_at`` (and for records ``accepted_block``). Rows
+    another anchorer holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers
+    instead)."""
+    table = ANCHORING[ledger]
+    columns = [table.c.seq, table.c.id, table.c.accepted_at] + ([table.c.accepted_block] if ledger is RecordRow else [])
+    stmt = (select(*columns).where(table.c.batch_id.is_(None)).order_by(table.c.seq)
             .limit(limit).with_for_update(skip_locked=True))
-    return list(session.scalars(stmt))
+    return list(session.execute(stmt))
 
 
 def waiting(session: Session, *, ledger: Ledger = RecordRow) -> tuple[int, datetime | None]:
@@ -250,10 +285,11 @@ def waiting(session: Session, *, ledger: Ledger = RecordRow) -> tuple[int, datet
     of every worker: the count is answered from the (batch_id, seq) index alone, and the oldest
     acceptance time is looked for among the first rows by seq only (rows are stored in acceptance order, give or
     take one group commit), not by reading every waiting row."""
-    count = session.scalar(select(func.count()).select_from(ledger).where(ledger.batch_id.is_(None))) or 0
+    table = ANCHORING[ledger]
+    count = session.scalar(select(func.count()).select_from(table).where(table.c.batch_id.is_(None))) or 0
     if count == 0:
         return 0, None
-    head = (select(ledger.accepted_at).where(ledger.batch_id.is_(None)).order_by(ledger.seq)
+    head = (select(table.c.accepted_at).where(table.c.batch_id.is_(None)).order_by(table.c.seq)
             .limit(_OLDEST_AMONG).subquery())
     return count, session.scalar(select(func.min(head.c.accepted_at)))
 
@@ -268,9 +304,9 @@ def claim_batch(session: Session, *, root: str, records: list, proofs: list[list
     batch = _new_batch(session, root=root, kind=BATCH_KIND[ledger], members=[r.id for r in records])
     if batch is None:
         return None
-    table = ledger.__table__  # Core UPDATE: one executemany, not the ORM's per-object path
-    # One statement per row sets batch, leaf and proof together: SQLite rewrites a whole row (signatures and all)
-    # on every update that changes its size, so claiming costs one rewrite, not two.
+    table = ANCHORING[ledger]  # Core UPDATE: one executemany, not the ORM's per-object path
+    # One statement per row sets batch, leaf and proof together: SQLite rewrites a whole row on every update that
+    # changes its size, so claiming costs one rewrite, not two.
     claimed = session.execute(
         update(table).where(table.c.seq == bindparam("row_seq"), table.c.batch_id.is_(None))
         .values(batch_id=batch.id, leaf_index=bindparam("leaf"), proof=bindparam("path")),
@@ -313,13 +349,13 @@ def mark_anchored(session: Session, *, batch_id: int, tx_hash: str | None, block
     session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(
         status="anchored", tx_hash=tx_hash, block_number=block_number, block_time=block_time, gas_used=gas_used,
         anchored_at=at, final_at=at if final else None))
-    session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="anchored"))
-    session.execute(update(AuditRow).where(AuditRow.batch_id == batch_id).values(status="anchored"))
+    for table in ANCHORING.values():
+        session.execute(update(table).where(table.c.batch_id == batch_id).values(status="anchored"))
     session.commit()
 
 
 def batch_acceptance_times(session: Session, *, batch_id: int) -> list[datetime]:
-    return list(session.scalars(select(RecordRow.accepted_at).where(RecordRow.batch_id == batch_id)))
+    return list(session.scalars(select(records_table.c.accepted_at).where(records_table.c.batch_id == batch_id)))
 
 
 def unfinal_batches(session: Session, *, limit: int = 256) -> list[BatchRow]:
@@ -341,8 +377,8 @@ def mark_dropped(session: Session, *, batch_id: int) -> None:
     back to accepted, so the anchorer sends it again."""
     session.execute(update(BatchRow).where(BatchRow.id == batch_id).values(
         status="claimed", tx_hash=None, block_number=None, block_time=None, anchored_at=None, final_at=None))
-    session.execute(update(RecordRow).where(RecordRow.batch_id == batch_id).values(status="accepted"))
-    session.execute(update(AuditRow).where(AuditRow.batch_id == batch_id).values(status="accepted"))
+    for table in ANCHORING.values():
+        session.execute(update(table).where(table.c.batch_id == batch_id).values(status="accepted"))
     session.commit()
 
 
