@@ -10,6 +10,7 @@ from bindaas.api.fhir_source import Found, readable_resources, subject_id
 from bindaas.api.services import Services
 from bindaas.errors import BindaasError, NotFound
 from bindaas.fhir.risk import provenance, risk_assessment
+from bindaas.imports import collector_held
 from bindaas.store import repository
 from bindaas.store.models import ModelRow
 
@@ -19,7 +20,8 @@ INDICATOR_BANDS = ((0.20, "critical"), (0.075, "warning"), (0.0, "info"))
 
 
 def newest_model(services: Services, model_id: str | None = None) -> tuple[ModelRow, Any]:
-    from bindaas.ml.serving import choose_model
+    with collector_held():
+        from bindaas.ml.serving import choose_model
 
     with services.sessions() as session:
         rows = repository.list_models(session)
@@ -52,7 +54,8 @@ def patient_bundle(caller: Caller, services: Services, patient: str) -> tuple[di
 
 def risk_for_patient(caller: Caller, services: Services, patient: str | None) -> list[Found]:
     """The patient's current RiskAssessment (newest model) as a search result; none when it cannot be given."""
-    from bindaas.ml.serving import predict_bundle
+    with collector_held():
+        from bindaas.ml.serving import predict_bundle
 
     if not patient:
         return []

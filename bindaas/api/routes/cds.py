@@ -13,6 +13,7 @@ from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.api.risk_answers import card, info_card, newest_model, patient_bundle
 from bindaas.errors import BindaasError, InvalidInput, NotFound
+from bindaas.imports import collector_held
 
 discovery_router = APIRouter(tags=["cds-hooks"])
 call_router = APIRouter(tags=["cds-hooks"])
@@ -59,7 +60,8 @@ def call_service(service_id: str, hook: HookRequest, request: Request, services:
                  caller: CallerDep) -> dict[str, Any]:
     """Answer a ``patient-view`` call: one card with the risk, or one saying what is missing or why the model
     does not apply to this patient."""
-    from bindaas.ml.serving import predict_bundle
+    with collector_held():
+        from bindaas.ml.serving import predict_bundle
 
     if service_id != SERVICE_ID:
         raise NotFound(f"no CDS service {service_id!r}; see GET /cds-services", field="service_id")

@@ -17,6 +17,7 @@ from bindaas.api.services import Services
 from bindaas.api.params import RecordId
 from bindaas.api.routes.records import SUBMITTERS
 from bindaas.errors import NotFound
+from bindaas.imports import collector_held
 from bindaas.ledger.imaging import open_object, store_object
 from bindaas.ledger.payload import open_payload
 from bindaas.store import repository
@@ -79,7 +80,8 @@ def predict_object(record_id: RecordId, sha3: Sha3, services: ServicesDep, calle
     """The brain MRI tumour model on one stored DICOM object of a record the caller may read (the patient,
     consented readers): probability, label and Grad-CAM heatmap; on the patient's access log."""
     from bindaas.api.routes.predict import PREDICTORS, predict_pixels
-    from bindaas.imaging.pixels import rgb_from_bytes
+    with collector_held():
+        from bindaas.imaging.pixels import rgb_from_bytes
 
     require_role(caller, *PREDICTORS, doing="request predictions")
     row, data = _readable_object(services, caller, record_id, sha3, action="predict")

@@ -11,6 +11,7 @@ from bindaas.api.auth import CallerDep, require_role
 from bindaas.api.deps import ServicesDep
 from bindaas.api.params import ModelId
 from bindaas.errors import InvalidInput, NotFound
+from bindaas.imports import collector_held
 from bindaas.store import repository
 from bindaas.store.models import ModelRow
 
@@ -56,12 +57,14 @@ def train(request: TrainRequest, services: ServicesDep, caller: CallerDep, respo
         raise InvalidInput(f"kind {request.kind} does not train task {request.task}: brain-mri-tumour takes "
                            f"{', '.join(imaging_kinds)}; the tabular tasks take the others", field="kind")
     if request.task == "brain-mri-tumour":
-        from bindaas.ml.imaging.training import train_imaging_model
+        with collector_held():
+            from bindaas.ml.imaging.training import train_imaging_model
 
         row, created = train_imaging_model(services, kind=request.kind, device=request.device, seed=request.seed,
                                            limit=request.images, epochs=request.epochs)
     else:
-        from bindaas.ml.training import train_from_store  # torch loads only when a model is trained
+        with collector_held():
+            from bindaas.ml.training import train_from_store  # torch loads only when a model is trained
 
         row, created = train_from_store(services, task=request.task, kind=request.kind, device=request.device,
                                         seed=request.seed)
@@ -86,6 +89,7 @@ def get_model(model_id: ModelId, services: ServicesDep) -> dict[str, Any]:
 @router.get("/{model_id}/verify")
 def verify(model_id: ModelId, services: ServicesDep) -> dict[str, Any]:
     """Recompute the weights hash and training-set root and check them against the chain."""
-    from bindaas.ml.serving import verify_model
+    with collector_held():
+        from bindaas.ml.serving import verify_model
 
     return verify_model(load_model_row(services, model_id), services.chain)

@@ -17,6 +17,7 @@ from bindaas.api.deps import ServicesDep
 from bindaas.api.services import Services
 from bindaas.errors import BindaasError
 from bindaas.fhir.validate import validate_bundle
+from bindaas.imports import collector_held
 from bindaas.ledger.payload import open_payload
 from bindaas.observability import metrics
 from bindaas.store import repository
@@ -67,7 +68,8 @@ def _bundle(request: PredictRequest, services: Services, caller: Caller,
 
 def _predict(request: PredictRequest, services: Services, caller: Caller, *, model_id: str | None,
              field: str = "", opened: dict[str, dict[str, Any]] | None = None) -> dict:
-    from bindaas.ml.serving import choose_model, predict_bundle
+    with collector_held():
+        from bindaas.ml.serving import choose_model, predict_bundle
 
     started = time.perf_counter()
     with services.sessions() as session:
@@ -112,7 +114,8 @@ def predict(request: PredictRequest, services: ServicesDep, caller: CallerDep,
              responses={200: {"content": {"image/png": {}}, "description": "the top contributions as a bar chart"}})
 def predict_chart(request: PredictRequest, services: ServicesDep, caller: CallerDep) -> Response:
     """The same prediction as `POST /predict`, drawn: its top contributions as a PNG bar chart."""
-    from bindaas.ml.plots import contributions_png
+    with collector_held():
+        from bindaas.ml.plots import contributions_png
 
     require_role(caller, *PREDICTORS, doing="request predictions")
     return Response(contributions_png(_predict(request, services, caller, model_id=None)), media_type="image/png")
@@ -134,8 +137,9 @@ IMAGE_BODY = {"requestBody": {"required": True, "content": {t: {"schema": {"type
 
 def predict_pixels(services: Services, rgb: Any, *, model_id: str | None) -> dict[str, Any]:
     """The imaging model's answer for one image (the newest imaging model unless one is named)."""
-    from bindaas.ml.imaging.serving import predict_image
-    from bindaas.ml.serving import IMAGING_TASK, choose_model
+    with collector_held():
+        from bindaas.ml.imaging.serving import predict_image
+        from bindaas.ml.serving import IMAGING_TASK, choose_model
 
     started = time.perf_counter()
     with services.sessions() as session:
@@ -151,7 +155,8 @@ async def predict_uploaded_image(request: Request, services: ServicesDep, caller
     """The brain MRI tumour model on an uploaded image (JPEG, PNG or a DICOM object): probability, label and a
     Grad-CAM heatmap (PNG, base64). Nothing is stored. For a stored imaging record use
     `POST /records/{id}/objects/{sha3}/predict`."""
-    from bindaas.imaging.pixels import rgb_from_bytes
+    with collector_held():
+        from bindaas.imaging.pixels import rgb_from_bytes
 
     require_role(caller, *PREDICTORS, doing="request predictions")
     rgb = rgb_from_bytes(await request.body(), request.headers.get("content-type", ""))
