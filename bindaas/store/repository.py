@@ -200,7 +200,7 @@ def _driver_insert(dialect: Dialect, *, claimed: bool) -> DriverInsert | None:
 def _driver_statement(dialect: Dialect, table: Table, claim_columns: tuple[str, ...]) -> Driver | None:
     """One table's insert: its SQL, the columns in the order of its parameters, and each column's bind processor
     (what SQLAlchemy applies to a value, from the same dialect); None where the driver's parameters are named."""
-    names = [column for column, _ in _inserted_columns(table)] + list(claim_columns)
+    names = [*_inserted_columns(table), *claim_columns]
     statement = (_UPSERT[dialect.name](table).values({name: bindparam(name) for name in names})
                  .on_conflict_do_nothing(index_elements=[table.c.id]))
     compiled = statement.compile(dialect=dialect)
@@ -229,14 +229,14 @@ _SET_LATER = {"seq", "batch_id", "leaf_index", "proof"}  # assigned by the datab
 
 
 @cache
-def _inserted_columns(table: Table) -> tuple[tuple[str, str], ...]:
-    """(column key, ``NewRecord`` attribute) of every column of ``table`` an insert sets; the keys are the mapped
-    attributes' names (``registry_address`` for the column ``registry``)."""
-    return tuple((column.key, column.key) for column in table.c if column.key not in _SET_LATER)
+def _inserted_columns(table: Table) -> tuple[str, ...]:
+    """The keys of the columns of ``table`` an insert sets, which are also ``NewRecord``'s attribute names
+    (``registry_address`` for the column ``registry``)."""
+    return tuple(column.key for column in table.c if column.key not in _SET_LATER)
 
 
 def _insert_values(row: NewRecord, table: Table) -> dict:
-    return {column: getattr(row, attribute) for column, attribute in _inserted_columns(table)}
+    return {column: getattr(row, column) for column in _inserted_columns(table)}
 
 
 def update_record(session: Session, *, record_id: str, values: dict[str, Any]) -> None:
