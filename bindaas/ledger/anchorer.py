@@ -26,6 +26,7 @@ from bindaas.crypto.merkle import ProofStep, merkle_levels, proof_paths
 from bindaas.errors import ChainError, ChainUnavailable
 from bindaas.observability import metrics
 from bindaas.store import repository
+from bindaas.store.database import seal_turn
 from bindaas.store.models import AuditRow, BatchRow, NewRecord, RecordRow
 from bindaas.threads import named_thread
 
@@ -104,26 +105,37 @@ class Anchorer:
         return anchored
 
     def _seal(self, session: Session, ledger: repository.Ledger, *, force: bool) -> int:
+        # Every worker's anchorer finds the same rows due at the same moment. Each sealed them, and all but one saw
+        # their claim refused (~14 µs of Merkle work a row, and a read of every key, lost); taking turns, the next
+        # one finds them claimed.
+        with seal_turn(session.get_bind()):
+            batch = self._claim_due(session, ledger, force=force)
+        return 0 if batch is None else self._anchor(session, batch)
+
+    def _claim_due(self, session: Session, ledger: repository.Ledger, *, force: bool) -> BatchRow | None:
+        """Seal and claim the rows of ``ledger`` that are due (a full batch, or whatever waited long enough);
+        None when none are."""
         # Runs on every pass: decide from a count first, and load rows (keys only) just when sealing.
         count, oldest = repository.waiting(session, ledger=ledger)
         metrics.queue_depth.labels(repository.BATCH_KIND[ledger]).set(count)
         if count == 0 or oldest is None:
-            return 0
+            return None
         waited = (repository.now() - as_utc(oldest)).total_seconds()
         if not force and count < self.settings.batch_size and waited < self.settings.batch_max_delay_s:
             due_in = self.settings.batch_max_delay_s - waited
             self._due_in = due_in if self._due_in is None else min(self._due_in, due_in)
-            return 0
+            return None
         rows = repository.unbatched_keys(session, limit=self.settings.batch_size, ledger=ledger)
         if not rows:
             session.rollback()  # another anchorer holds them
-            return 0
+            return None
         root, proofs = sealed(rows, audit=ledger is AuditRow)
         batch = repository.claim_batch(session, root=root, records=rows, ledger=ledger, proofs=proofs)
         if batch is None:  # another anchorer took some of these rows first
-            return 0
-        self._adopt(batch.id)
-        return self._anchor(session, batch)
+            metrics.anchor_claims_refused.labels(repository.BATCH_KIND[ledger]).inc()
+        else:
+            self._adopt(batch.id)
+        return batch
 
     def store_group(self, session: Session, rows: list[NewRecord]) -> list[NewRecord]:
         """Store ``rows`` durably and return those newly created (ids already stored are skipped), as

@@ -21,6 +21,9 @@ anchor_batches = Counter("bindaas_anchor_batches_total", "Merkle batches anchore
                          registry=REGISTRY)
 anchor_gas = Counter("bindaas_anchor_gas_total", "Gas spent by this process's anchor transactions", ["kind"],
                      registry=REGISTRY)
+anchor_claims_refused = Counter("bindaas_anchor_claims_refused_total",
+                                "Batches this process sealed that another anchorer had claimed first", ["kind"],
+                                registry=REGISTRY)
 anchor_dropped = Counter("bindaas_anchor_dropped_total", "Anchors a reorganisation dropped (then sent again)",
                          registry=REGISTRY)
 submit_to_anchored = Histogram("bindaas_submit_to_anchored_seconds", "From acceptance to the anchor's receipt",

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import weakref
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -132,21 +132,18 @@ _turns_lock = threading.Lock()
 
 
 @contextmanager
-def write_turn(engine: Engine) -> Iterator[None]:
-    """Hold the store's turn to write for the block, commit included (SQLite: one writer at a time, across threads
-    and processes; other databases: nothing to hold). SQLite's busy handler waits for its write lock by sleeping,
-    up to 100 ms a nap once it has waited a while, so the last of four 750-row stores queued at the end of an import
-    woke ~0.15 s after the one before it had committed; a lock on a file beside the database wakes its waiter as it
-    is released (~0.075 s, the store's own time). The ledger's writers take turns so; the rest (audit events,
-    consents, challenges) are small and still wait on SQLite's handler, which, holding no turn, never blocks one."""
+def _file_turn(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the lock ``name`` of ``engine``'s SQLite store, a file beside the database, across threads and
+    processes; on other databases (and in memory) there is nothing to hold."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
         yield
         return
-    key = (os.getpid(), database)
+    path = f"{database}-{name}"
+    key = (os.getpid(), path)
     with _turns_lock:
         if key not in _turns:
-            _turns[key] = (threading.Lock(), os.open(f"{database}-turn", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            _turns[key] = (threading.Lock(), os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
         lock, fd = _turns[key]
     with lock:  # flock belongs to an open file, which this process's threads share: one of them asks at a time
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -154,3 +151,20 @@ def write_turn(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def write_turn(engine: Engine) -> AbstractContextManager[None]:
+    """Hold the store's turn to write for the block, commit included (SQLite: one writer at a time, across threads
+    and processes; other databases: nothing to hold). SQLite's busy handler waits for its write lock by sleeping,
+    up to 100 ms a nap once it has waited a while, so the last of four 750-row stores queued at the end of an import
+    woke ~0.15 s after the one before it had committed; a lock on a file beside the database wakes its waiter as it
+    is released (~0.075 s, the store's own time). The ledger's writers take turns so; the rest (audit events,
+    consents, challenges) are small and still wait on SQLite's handler, which, holding no turn, never blocks one."""
+    return _file_turn(engine, "turn")
+
+
+def seal_turn(engine: Engine) -> AbstractContextManager[None]:
+    """Hold the store's turn to seal a batch: from reading which rows wait to claiming them (SQLite, across
+    processes; other databases skip the rows another anchorer has locked instead). Taken before ``write_turn``,
+    never inside it."""
+    return _file_turn(engine, "seal")
