@@ -94,6 +94,12 @@ class BindaasClient:
         return self.request("POST", "/records", content=envelope.model_dump_json(),
                             headers={"content-type": "application/json"})
 
+    def submit_bulk(self, envelopes: list[Envelope]) -> list[dict[str, Any]]:
+        """POST the envelopes in one ``/records/bulk`` request; returns each one's result (record id and status, or
+        the problem that refused it), in order."""
+        body = {"envelopes": [e.model_dump(mode="json") for e in envelopes]}
+        return self.request("POST", "/records/bulk", json=body)["results"]
+
     def record(self, record_id: str) -> dict[str, Any]:
         return self.request("GET", f"/records/{record_id}")
 

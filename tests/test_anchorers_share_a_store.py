@@ -14,7 +14,7 @@ from bindaas.store.database import make_engine, make_sessionmaker
 
 
 def _refused_claims() -> float:
-    return metrics.anchor_claims_refused.labels("records")._value.get()
+    return metrics.REGISTRY.get_sample_value("bindaas_anchor_claims_refused_total", {"kind": "records"}) or 0.0
 
 
 def test_rows_due_at_once_are_sealed_by_one_anchorer_of_many(service, settings, framingham_bundles):

@@ -25,7 +25,7 @@ def ehr(service):
     owner = service.enroll("patient")
     training = [signed_envelope(b, service.chain, service.authorities, owner=owner.key)
                 for b in dataset_bundles("framingham", limit=140)]
-    service.client.request("POST", "/records/bulk", json={"envelopes": [e.model_dump(mode="json") for e in training]})
+    service.client.submit_bulk(training)
     service.services.anchorer.drain()
     assert service.client.http.post("/models/train", json={"kind": "logreg"}, timeout=300).status_code == 201
     bundle = copy.deepcopy(synthea_bundles()[1])  # a real Synthea man of 34, aged 12 years to sit inside the

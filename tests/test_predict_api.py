@@ -16,8 +16,7 @@ def trained(service):
     patient = service.enroll("patient")  # one patient's key owns them all, so the record reads can be tested
     # In one bulk submission: 140 requests one after another would only retest single-record ingest, at a second a test.
     envelopes = [signed_envelope(b, service.chain, service.authorities, owner=patient.key) for b in bundles]
-    body = {"envelopes": [e.model_dump(mode="json") for e in envelopes]}
-    ids = [result["id"] for result in service.client.request("POST", "/records/bulk", json=body)["results"]]
+    ids = [result["id"] for result in service.client.submit_bulk(envelopes)]
     service.client.wait_anchored(ids, timeout_s=60)
     # One stored record is damaged after anchoring: it must not reach training.
     rewrite_payload(service.services, ids[0], lambda text: text.replace('"final"', '"FINAL"', 1))

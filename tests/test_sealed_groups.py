@@ -31,8 +31,7 @@ def settings(tmp_path, database_url) -> Settings:
 
 
 def _bulk(service, envelopes) -> list[dict]:
-    body = {"envelopes": [e.model_dump(mode="json") for e in envelopes]}
-    return service.client.request("POST", "/records/bulk", json=body)["results"]
+    return service.client.submit_bulk(envelopes)
 
 
 def _anchors(service, ids: list[str]) -> list[dict]:

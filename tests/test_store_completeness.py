@@ -14,9 +14,8 @@ from tests.helpers import rewrite_payload
 
 @pytest.fixture
 def anchored(service, framingham_bundles):
-    body = {"envelopes": [e.model_dump(mode="json") for e in
-                          signed_envelopes(framingham_bundles[:4], service.chain, service.authorities)]}
-    ids = [r["id"] for r in service.client.request("POST", "/records/bulk", json=body)["results"]]
+    envelopes = signed_envelopes(framingham_bundles[:4], service.chain, service.authorities)
+    ids = [r["id"] for r in service.client.submit_bulk(envelopes)]
     service.client.wait_anchored(ids, timeout_s=30)
     return ids
 

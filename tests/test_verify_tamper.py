@@ -24,9 +24,7 @@ def anchored(service, framingham_bundles):
     # One bulk request stores the three in one transaction, so they share a batch however slow the machine is
     # (three single POSTs can straddle the anchorer's 0.2 s batching delay and each get a batch of one).
     envelopes = [signed_envelope(b, service.chain, service.authorities) for b in framingham_bundles[:3]]
-    body = {"envelopes": [e.model_dump(mode="json") for e in envelopes]}
-    results = service.client.request("POST", "/records/bulk", json=body)["results"]
-    ids = [r["id"] for r in results]
+    ids = [r["id"] for r in service.client.submit_bulk(envelopes)]
     service.client.wait_anchored(ids, timeout_s=30)
     return ids[0]
 

@@ -52,9 +52,8 @@ def test_the_whole_scenario_in_a_real_browser(service, chain_url, tmp_path):
 
     enroll_patients(service.chain, [training])
     bundles = list(dataset_bundles("framingham", limit=141))
-    body = {"envelopes": [signed_envelope(b, service.chain, service.authorities, owner=training).model_dump(mode="json")
-                          for b in bundles[1:]]}
-    service.client.request("POST", "/records/bulk", json=body)
+    service.client.submit_bulk([signed_envelope(b, service.chain, service.authorities, owner=training)
+                                for b in bundles[1:]])
     service.services.anchorer.drain()
     assert service.client.http.post("/models/train", json={"kind": "logreg"}, timeout=300).status_code == 201
 

@@ -35,7 +35,7 @@ def clinical_interop(*, calls: int = 200, searches: int = 50) -> dict[str, Any]:
     with running_server(create_app(settings, services=services)) as url, \
             BindaasClient(url, key=authorities[0].key) as authority:
         training = signed_envelopes(list(dataset_bundles("framingham", limit=140)), chain, authorities)
-        authority.request("POST", "/records/bulk", json={"envelopes": [e.model_dump(mode="json") for e in training]})
+        authority.submit_bulk(training)
         services.anchorer.drain()
         authority.request("POST", "/models/train", json={"kind": "logreg"}, timeout=300)
         people = {role: (PrivateKey.generate(), KemPrivateKey.generate()) for role in ("patient", "clinician")}
