@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -50,9 +51,12 @@ def anvil_node() -> Iterator[AnvilNode]:
 def chain_url(request: pytest.FixtureRequest) -> str | None:
     """None for the in-process EVM (py-evm), else the JSON-RPC URL of the session's Hardhat (EDR) or anvil (revm)
     node: every chain-facing test runs on all three EVMs."""
-    if request.param == "embedded":
-        return None
-    return request.getfixturevalue(f"{request.param}_node").url
+    return node_url(request)
+
+
+def node_url(request: pytest.FixtureRequest) -> str | None:
+    """The JSON-RPC URL of the session's node for the chain ``request`` is parametrized with; None when embedded."""
+    return None if request.param == "embedded" else request.getfixturevalue(f"{request.param}_node").url
 
 
 @dataclass
@@ -105,8 +109,8 @@ class Service:
         return Person(key, kem, client)
 
 
-@pytest.fixture
-def database_url() -> Iterator[str | None]:
+@contextmanager
+def fresh_database() -> Iterator[str | None]:
     """None (SQLite in the test's folder), or a fresh database on the PostgreSQL server named by
     BINDAAS_TEST_DATABASE_URL (scripts/test.sh starts one), dropped afterwards."""
     server = os.environ.get("BINDAAS_TEST_DATABASE_URL")
@@ -124,12 +128,23 @@ def database_url() -> Iterator[str | None]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url, batch_max_delay_s=0.2, anchor_retry_s=0.2)
+def database_url() -> Iterator[str | None]:
+    with fresh_database() as url:
+        yield url
+
+
+def quick_settings(data_dir: Path, database_url: str | None) -> Settings:
+    """Settings that anchor within a fifth of a second, so tests wait little."""
+    return Settings(data_dir=data_dir, database_url=database_url, batch_max_delay_s=0.2, anchor_retry_s=0.2)
 
 
 @pytest.fixture
-def service(deployed: Deployed, settings: Settings) -> Iterator[Service]:
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return quick_settings(tmp_path, database_url)
+
+
+@contextmanager
+def serving(settings: Settings, deployed: Deployed) -> Iterator[Service]:
     """The API on a real loopback socket, with its anchorer, over the deployed chain."""
     services = build_services(settings, deployed.chain)
     with running_server(create_app(settings, services=services)) as url, \
@@ -140,6 +155,23 @@ def service(deployed: Deployed, settings: Settings) -> Iterator[Service]:
         for other in service._clients:
             other.close()
     services.engine.dispose()
+
+
+@pytest.fixture
+def service(deployed: Deployed, settings: Settings) -> Iterator[Service]:
+    """A service of the test's own, on a fresh store and fresh contracts."""
+    with serving(settings, deployed) as service:
+        yield service
+
+
+@pytest.fixture(scope="module", params=CHAINS)
+def module_service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service per chain for all of a module's tests, for a module whose every test needs the same costly
+    state (a store of anchored records, a trained model) and changes nothing another test reads."""
+    with fresh_database() as database_url:
+        settings = quick_settings(tmp_path_factory.mktemp("service"), database_url)
+        with serving(settings, Deployed(*deploy_authorities(node_url(request), count=3))) as service:
+            yield service
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,13 @@ from bindaas.fhir.datasets import dataset_bundles
 from tests.helpers import rewrite_payload, synthea_bundles
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def service(module_service):
+    """Every test of this module shares one service per chain: the store and model the setup makes take seconds."""
+    return module_service
+
+
+@pytest.fixture(scope="module")
 def trained(service):
     bundles = list(dataset_bundles("framingham", limit=140))
     patient = service.enroll("patient")  # one patient's key owns them all, so the record reads can be tested
@@ -31,17 +37,18 @@ def test_training_uses_only_records_that_verify(service, trained):
     assert model["training_records"] == len(trained["ids"]) - 1
     assert model["excluded"] == {"verification invalid": 1}
     assert 0.0 <= model["metrics"]["auroc"] <= 1.0
-    assert service.client.http.get("/models").json()["models"][0]["id"] == model["id"]
+    assert model["id"] in [listed["id"] for listed in service.client.http.get("/models").json()["models"]]
 
 
 def test_training_the_same_configuration_again_returns_the_same_model(service, trained):
     # Logistic regression trains to the same weights on the same records, so to the same model id (the DNN's
     # weights differ from run to run, so its second training is a model of its own).
+    before = len(service.client.http.get("/models").json()["models"])
     first, again = (service.client.http.post("/models/train", json={"task": "chd-10y", "kind": "logreg"},
                                              timeout=300) for _ in range(2))
     assert (first.status_code, again.status_code) == (201, 200), again.text
     assert again.json()["id"] == first.json()["id"]
-    assert len(service.client.http.get("/models").json()["models"]) == 2
+    assert len(service.client.http.get("/models").json()["models"]) == before + 1
 
 
 def test_model_provenance_verifies_against_the_chain(service, trained):
@@ -54,23 +61,28 @@ def test_model_provenance_verifies_against_the_chain(service, trained):
 
 def test_tampered_model_artifact_fails_verification(service, trained):
     model_id = trained["model"]["id"]
-    row_path = service.services.settings.data_dir / "models" / f"{model_id[2:]}.pkl"
-    data = bytearray(row_path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    row_path.write_bytes(bytes(data))
-    report = service.client.http.get(f"/models/{model_id}/verify").json()
-    assert (report["verdict"], report["failed_check"]) == ("invalid", "weights_hash")
-    service.services.models.loaded.clear()
-    response = service.client.http.post("/predict", json={"bundle": trained["bundles"][5], "model_id": model_id})
-    assert response.status_code == 409
-    assert response.json()["type"] == "urn:bindaas:problem:model-tampered"
+    artifact = service.services.settings.data_dir / "models" / f"{model_id[2:]}.pkl"
+    original = artifact.read_bytes()
+    tampered = bytearray(original)
+    tampered[len(tampered) // 2] ^= 0x01
+    artifact.write_bytes(bytes(tampered))
+    try:
+        report = service.client.http.get(f"/models/{model_id}/verify").json()
+        assert (report["verdict"], report["failed_check"]) == ("invalid", "weights_hash")
+        service.services.models.loaded.clear()
+        response = service.client.http.post("/predict", json={"bundle": trained["bundles"][5], "model_id": model_id})
+        assert response.status_code == 409
+        assert response.json()["type"] == "urn:bindaas:problem:model-tampered"
+    finally:  # the module's other tests predict with this model
+        artifact.write_bytes(original)
+        service.services.models.loaded.clear()
 
 
 def test_predict_from_a_bundle(service, trained):
     response = service.client.http.post("/predict", json={"bundle": trained["bundles"][3]})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model_id"] == trained["model"]["id"]
+    assert body["model_id"] == service.client.http.get("/models").json()["models"][0]["id"]  # the newest
     assert 0 < body["probability"] < 1
     assert body["label"] == (body["probability"] >= body["threshold"])
     assert {"age", "systolic_bp", "total_cholesterol"} <= set(body["features_used"])
