@@ -19,7 +19,10 @@ from bindaas.demo import deploy_authorities
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory):
-    config = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), batch_max_delay_s=0.2)
+    # Audit events anchor every 2 s, not every 0.2: no case here waits for anchoring, and each batch is a block on
+    # the embedded chain, whose eth_getLogs (eth-tester) reads every block's receipts. At 0.2 s the module took
+    # 120 s, GET /consents, GET /audit/verify and $export 18-25 s each; at 2 s, 45 s.
+    config = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), batch_max_delay_s=2.0)
     chain, authorities = deploy_authorities(None)
     services = build_services(config, chain)
     with running_server(create_app(config, services=services)) as url, \
