@@ -19,7 +19,13 @@ from bindaas.fhir.validate import resource_problem
 from tests.helpers import synthea_bundles
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def service(module_service):
+    """Every test of this module shares one service per chain: they only read what the setup stores and trains."""
+    return module_service
+
+
+@pytest.fixture(scope="module")
 def ehr(service):
     """A trained model; a Synthea patient's record in the store, her consent to one clinician and not another."""
     owner = service.enroll("patient")

@@ -38,7 +38,13 @@ def test_near_duplicate_scans_are_grouped_and_kept_on_one_side_of_the_split():
     assert abs(images.labels[split.test].mean() - 0.5) < 0.05  # stratified: both classes on every side
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def service(module_service):
+    """Every test of this module shares one service per chain: none changes the imaging model the setup trains."""
+    return module_service
+
+
+@pytest.fixture(scope="module")
 def imaging_model(service):
     trained = service.client.request("POST", "/models/train", json={"task": "brain-mri-tumour",
                                                                      "kind": "lite0-frozen", "images": SLICE})
