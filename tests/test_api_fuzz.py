@@ -9,12 +9,9 @@ import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
-from bindaas.api.app import create_app
-from bindaas.api.server import running_server
-from bindaas.api.services import build_services
-from bindaas.client import BindaasClient
 from bindaas.config import Settings
 from bindaas.demo import deploy_authorities
+from tests.conftest import Deployed, serving
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +20,8 @@ def live_api(tmp_path_factory):
     # the embedded chain, whose eth_getLogs (eth-tester) reads every block's receipts. At 0.2 s the module took
     # 120 s, GET /consents, GET /audit/verify and $export 18-25 s each; at 2 s, 45 s.
     config = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), batch_max_delay_s=2.0)
-    chain, authorities = deploy_authorities(None)
-    services = build_services(config, chain)
-    with running_server(create_app(config, services=services)) as url, \
-            BindaasClient(url, key=authorities[0].key) as client:
-        yield url, {"Authorization": f"Bearer {client.sign_in()['access_token']}"}
-    services.engine.dispose()
-
+    with serving(config, Deployed(*deploy_authorities(None))) as service:
+        yield service.url, {"Authorization": f"Bearer {service.client.token}"}
 
 OPERATIONS = [("POST", "/records"), ("POST", "/records/bulk"), ("GET", "/records"), ("GET", "/records/{record_id}"),
               ("GET", "/records/{record_id}/verify"), ("GET", "/authorities"), ("GET", "/health"),

@@ -30,10 +30,6 @@ def settings(tmp_path, database_url) -> Settings:
                     anchor_retry_s=0.2)
 
 
-def _bulk(service, envelopes) -> list[dict]:
-    return service.client.submit_bulk(envelopes)
-
-
 def _anchors(service, ids: list[str]) -> list[dict]:
     service.client.wait_anchored(ids, timeout_s=30)
     return [service.client.status(rid)["anchor"] for rid in ids]
@@ -41,7 +37,7 @@ def _anchors(service, ids: list[str]) -> list[dict]:
 
 def test_a_large_group_is_anchored_in_even_batches_of_its_own_and_every_record_verifies(service, framingham_bundles):
     envelopes = signed_envelopes(framingham_bundles[:6], service.chain, service.authorities)
-    ids = [r["id"] for r in _bulk(service, envelopes)]
+    ids = [r["id"] for r in service.client.submit_bulk(envelopes)]
     anchors = _anchors(service, ids)
     # Six records and batches of at most four: two batches of three, in submission order, leaves 0..2.
     assert [a["leaf_index"] for a in anchors] == [0, 1, 2, 0, 1, 2]
@@ -54,8 +50,8 @@ def test_a_large_group_is_anchored_in_even_batches_of_its_own_and_every_record_v
 
 def test_a_group_holding_a_stored_record_still_stores_and_anchors_the_rest(service, framingham_bundles):
     envelopes = signed_envelopes(framingham_bundles[:4], service.chain, service.authorities)
-    first = _bulk(service, envelopes[:1])
-    again = _bulk(service, envelopes)
+    first = service.client.submit_bulk(envelopes[:1])
+    again = service.client.submit_bulk(envelopes)
     assert again[0]["id"] == first[0]["id"]
     assert [r["created"] for r in again] == [False, True, True, True]
     ids = [r["id"] for r in again]
@@ -65,7 +61,7 @@ def test_a_group_holding_a_stored_record_still_stores_and_anchors_the_rest(servi
 
 def test_the_same_envelope_twice_in_one_group_is_one_record(service, framingham_bundles):
     envelopes = signed_envelopes(framingham_bundles[:2], service.chain, service.authorities)
-    results = _bulk(service, [envelopes[0], envelopes[1], envelopes[0]])
+    results = service.client.submit_bulk([envelopes[0], envelopes[1], envelopes[0]])
     assert results[0]["id"] == results[2]["id"]
     assert [r["created"] for r in results] == [True, True, False]
     anchors = _anchors(service, [results[0]["id"], results[1]["id"]])
@@ -82,7 +78,7 @@ def test_a_drain_beside_the_background_anchorer_sends_each_root_once(service, fr
         return send(root, count)
 
     monkeypatch.setattr(service.chain, "anchor_batch", slow_send)
-    ids = [r["id"] for r in _bulk(service, signed_envelopes(framingham_bundles[:4], service.chain,
+    ids = [r["id"] for r in service.client.submit_bulk(signed_envelopes(framingham_bundles[:4], service.chain,
                                                             service.authorities))]
     with ThreadPoolExecutor(2) as pool:  # stored already claimed, and the background loop woken to send it
         for drained in [pool.submit(service.services.anchorer.drain) for _ in range(2)]:

@@ -20,6 +20,7 @@ from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.demo import signed_envelope
 from bindaas.fhir.datasets import dataset_bundles
 from bindaas.store import repository
+from tests.conftest import node_url
 from tests.helpers import ROOT
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is i
 
 @pytest.fixture(params=["embedded", pytest.param("hardhat", marks=pytest.mark.hardhat)])
 def chain_url(request):
-    return None if request.param == "embedded" else request.getfixturevalue("hardhat_node").url
+    return node_url(request)
 
 
 def _key_file(folder: Path, name: str, key: PrivateKey, kem: KemPrivateKey) -> Path:
