@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -15,7 +16,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import RPCEndpoint
 
 from bindaas.chain.artifacts import custom_errors, load_artifact
@@ -25,6 +26,7 @@ from bindaas.chain.reverts import explain
 from bindaas.errors import ChainError, ChainUnavailable
 from bindaas.threads import named_thread
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 BATCH_ANCHORED_TOPIC = "0x" + keccak(text="BatchAnchored(bytes32,address,uint256,uint32)").hex()
 
@@ -177,6 +179,8 @@ class ChainClient:
         self._anchors: dict[bytes, AnchorInfo] = {}
         self._view_lock = threading.Lock()
         self._watched_head: int | None = None
+        self._watched_hash = b""
+        self._identity_followers: list[tuple[Callable[[list[Any]], None], Callable[[int], None]]] = []
         self._watched_at = 0.0
         self._watch_interval = 0.2
         self._current_threshold: tuple[int, int] | None = None
@@ -243,28 +247,67 @@ class ChainClient:
     # exact for that block and bound into the Merkle leaf; a change made elsewhere is seen within one poll.
 
     def refresh(self) -> int:
-        """Move the watched head to the chain's head, dropping cached registry state if the registry changed."""
-        head = self.block_number()
+        """Move the watched head to the chain's head, dropping cached registry state if the registry changed, and
+        all of it if the chain reorganised under the watched head."""
+        latest = self._guard(lambda: self.w3.eth.get_block("latest"), "eth_getBlockByNumber")
+        head, head_hash = int(latest["number"]), bytes(latest["hash"])
+        self._last_head = head
         with self._view_lock:
             since = self._watched_head
+            if since is not None and self._reorganised(since, head, head_hash):
+                log.warning("the chain reorganised under block %s (now at %s): registry and identity views are "
+                            "read again", since, head)
+                since = None
             if since is not None and head > since:
                 watched = [a for a in (self.deployment.registry, self.deployment.identities) if a]
                 logs = self._guard(lambda: self.w3.eth.get_logs(
                     {"address": watched, "fromBlock": since + 1, "toBlock": head}), "eth_getLogs")
-                if any(log["address"].lower() == self.deployment.registry.lower() for log in logs):
+                if any(entry["address"].lower() == self.deployment.registry.lower() for entry in logs):
                     self._keys.clear()
                     self._current_threshold = None
                     self.registry_epoch += 1
-                if any(log["address"].lower() != self.deployment.registry.lower() for log in logs):
+                identity_logs = [entry for entry in logs
+                                 if entry["address"].lower() != self.deployment.registry.lower()]
+                if identity_logs:
                     self.identity_epoch += 1
+                    for on_logs, _ in self._identity_followers:
+                        on_logs(identity_logs)
             elif since is None:
                 self._keys.clear()
                 self._current_threshold = None
                 self.registry_epoch += 1
                 self.identity_epoch += 1
-            self._watched_head = max(head, since or 0)
+                for _, on_restart in self._identity_followers:
+                    on_restart(head)
+            if since is None or head >= since:  # an older head is a slower concurrent read, not news
+                self._watched_head, self._watched_hash = head, head_hash
             self._watched_at = time.monotonic()
         return head
+
+    def _reorganised(self, since: int, head: int, head_hash: bytes) -> bool:
+        """Whether the block the watcher last saw at height ``since`` is no longer on the chain."""
+        if head == since:
+            return head_hash != self._watched_hash
+        try:
+            block = self._guard(lambda: self.w3.eth.get_block(since), "eth_getBlockByNumber")
+        except BlockNotFound:
+            return True  # the chain is shorter than it was: blocks were dropped
+        return bytes(block["hash"]) != self._watched_hash
+
+    def follow_identities(self, on_logs: Callable[[list[Any]], None], on_restart: Callable[[int], None]) -> None:
+        """Have the watcher hand ``on_logs`` every identity-registry log of each block it moves over, and call
+        ``on_restart(head)`` when it starts watching at ``head`` or restarts there after a reorganisation
+        (everything learnt from earlier logs is then suspect; the logs up to ``head`` are the follower's to read).
+        Both are called with the watcher's lock held, so they must not wait on the chain."""
+        with self._view_lock:
+            self._identity_followers.append((on_logs, on_restart))
+            if self._watched_head is not None:
+                on_restart(self._watched_head)
+
+    def unfollow_identities(self, on_logs: Callable[[list[Any]], None]) -> None:
+        """Stop handing logs to a follower ``follow_identities`` registered with ``on_logs``."""
+        with self._view_lock:
+            self._identity_followers = [f for f in self._identity_followers if f[0] != on_logs]
 
     def watch(self, interval_s: float = 0.2) -> None:
         """Follow the chain head and the registry's events in a background thread."""
@@ -304,6 +347,11 @@ class ChainClient:
             self._watch_thread.join(timeout=5)
             self._watch_thread = None
         self._watch_stop = threading.Event()
+
+    @property
+    def watched_head(self) -> int | None:
+        """The block the registry watcher has followed the chain to (None before it starts)."""
+        return self._watched_head
 
     def watch_fresh(self) -> bool:
         """Whether the watcher has seen the chain recently (cached registry views are then current)."""
