@@ -33,6 +33,7 @@ class TcpProxy:
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self.silent = False
+        self.sent: bytearray | None = None  # set to a bytearray, it collects what clients send the node
         self.restore()
 
     def restore(self) -> None:
@@ -67,12 +68,14 @@ class TcpProxy:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, outgoing in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, outgoing), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, outgoing: bool) -> None:
         try:
             while data := src.recv(65536):
+                if outgoing and self.sent is not None:
+                    self.sent += data
                 if not self.silent:
                     dst.sendall(data)
         except OSError:

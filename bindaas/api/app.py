@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
         # The registry watcher keeps authority keys, identities and policy cached between chain events, so
         # per-request sign-in checks cost no chain round trip; it runs even where this process does not anchor.
         built.chain.watch(settings.registry_poll_s)
+        built.access.index_identities()
         built.chain.warm()
         if run_anchorer:
             built.anchorer.start()
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, chain: ChainClient | None = 
             built.intake.stop()
             built.writer.stop()
             built.chain.stop_watching()
+            built.access.close()
             if services is None:
                 built.engine.dispose()
 

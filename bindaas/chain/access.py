@@ -9,6 +9,7 @@ consents are read from the chain at every check.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -22,9 +23,13 @@ from web3 import Web3
 from bindaas.chain.artifacts import load_artifact
 from bindaas.chain.client import ChainClient, TxReceipt
 from bindaas.chain.coalesce import CoalescedReads
+from bindaas.chain.enrolments import ENROLLED_TOPIC, REVOKED_TOPIC, EnrolmentIndex, back_fill
 from bindaas.chain.jsonrpc import KeepAliveProvider
 from bindaas.crypto.mldsa import CONSENT_CONTEXT, PublicKey
 from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidInput
+from bindaas.threads import named_thread
+
+log = logging.getLogger(__name__)
 
 ROLES = ("none", "patient", "clinician", "auditor", "authority")
 ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768) in its Enrolled event
@@ -36,7 +41,6 @@ CONSENT_GAS_LIMIT = 12_000_000  # a consent change checked on chain uses about 6
 MLDSA_REGISTER_GAS_LIMIT = 8_000_000
 MLDSA_PROVE_GAS_LIMIT = 6_500_000
 _ENROLMENTS_OF = "0x" + keccak(text="enrolmentsOf(bytes32[])")[:4].hex()
-_ENROLLED_TOPIC = "0x" + keccak(text="Enrolled(bytes32,uint8,address,bytes,bytes)").hex()
 _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool,uint64,uint64,bytes)").hex()
 
 
@@ -157,7 +161,7 @@ class AccessChain:
                            if deployment.mldsa_keys else None)
         # key id -> (signing key, KEM key, enrolling authority), from its Enrolled event: immutable once enrolled
         self._published: dict[str, tuple[bytes, bytes, str]] = {}
-        self._enrolments: dict[str, tuple[int, tuple[int, int, int] | None]] = {}  # key id -> (epoch, fields)
+        self._enrolments: dict[str, tuple[Any, tuple[int, int, int] | None]] = {}  # key id -> (mark, fields)
         self._identities: dict[str, tuple[tuple[int, int, int], Identity]] = {}
         self._signatures: dict[tuple[str, str, int], bool] = {}
         self._lock = threading.Lock()
@@ -165,6 +169,11 @@ class AccessChain:
         provider = chain.w3.provider
         self._rpc = provider.rpc if isinstance(provider, KeepAliveProvider) else None
         self._enrolment_fields: Callable[[str], tuple[int, int, int]]  # one key's enrolment, read from the chain
+        # Over JSON-RPC, owners' enrolments are answered from the registry's events where they can be (see
+        # enrolments.py). The embedded chain answers reads in-process, and its logs are slow to search.
+        self._index = EnrolmentIndex()
+        self._indexing = False
+        self._back_fill_stop = threading.Event()
         if self._rpc is not None:  # POST /records meets a new owner in nearly every request: reads share a call
             self._enrolment_fields = CoalescedReads(
                 lambda keys: self.chain.call(lambda: self._enrolments_of(keys), "enrolmentsOf")).read
@@ -175,24 +184,86 @@ class AccessChain:
 
     # ------------------------------------------------------------------ identities
 
+    def _start_back_fill(self, head: int) -> None:
+        """Index the registry's logs up to ``head`` (the watcher follows it from there), in a thread of its own."""
+        generation = self._index.reset()
+        rpc, address = self._rpc, self.identities.address
+        assert rpc is not None
+
+        def get_logs(first: int, last: int) -> list[dict[str, Any]]:
+            return self.chain.call(lambda: rpc.call("eth_getLogs", [{
+                "address": address, "fromBlock": hex(first), "toBlock": hex(last),
+                "topics": [[ENROLLED_TOPIC, REVOKED_TOPIC]]}]), "eth_getLogs(identity registry)")
+
+        def run() -> None:
+            try:
+                back_fill(self._index, generation=generation, get_logs=get_logs,
+                          first_block=self.chain.deployment.deployed_block, last_block=head, stop=self._back_fill_stop)
+            except (ChainError, ChainUnavailable) as exc:  # the owners it did not reach are read one group at a time
+                log.warning("identity index: back-fill stopped: %s", exc)
+
+        named_thread(run, "identity-back-fill").start()
+
+    def index_identities(self) -> None:
+        """Answer enrolments from the identity registry's events from now on (a service does; a one-off enrolment
+        need not), indexing those before the watcher's head in the background. Over JSON-RPC only."""
+        if self._rpc is None or self._indexing:
+            return
+        self._indexing, self._back_fill_stop = True, threading.Event()
+        self.chain.follow_identities(self._index.apply, self._start_back_fill)
+
+    def index_status(self) -> dict[str, Any] | None:
+        """How far the identity index has got (None where enrolments are read from the chain each time): keys
+        indexed, and whether every block from the deployment on has been taken in."""
+        if not self._indexing:
+            return None
+        complete_from = self._index.complete_from
+        return {"identities": len(self._index), "complete": complete_from is not None
+                and complete_from <= self.chain.deployment.deployed_block}
+
+    def close(self) -> None:
+        """Stop following the registry's events and any back-fill in progress."""
+        self._back_fill_stop.set()
+        if self._indexing:
+            self.chain.unfollow_identities(self._index.apply)
+            self._indexing = False
+
+    def _indexed(self, key_id: str) -> tuple[int, int, int] | None:
+        """``key_id``'s enrolment from the registry's events, while the watcher keeps them current; else None."""
+        if not self._indexing or not self.chain.watch_fresh():
+            return None
+        return self._index.get(key_id)
+
     def _read_enrolment(self, key_id: str) -> tuple[int, tuple[int, int, int] | None]:
         """(epoch, (role, enrolledBlock, revokedBlock) or None) for ``key_id``: cached while the registry watcher
         shows no identity event since; re-read otherwise; during a chain outage, as last read (like the authority
         registry's view)."""
         epoch = self.chain.identity_epoch
+        indexed = self._indexed(key_id)
+        if indexed is not None:
+            return epoch, indexed
         cached = self._enrolments.get(key_id)
-        if cached is not None and cached[0] == epoch and self.chain.watch_fresh():
-            return cached
+        if cached is not None and cached[0] in self._valid_marks(epoch) and self.chain.watch_fresh():
+            return epoch, cached[1]
         try:
             fields = self._enrolment_fields(key_id)
         except ChainUnavailable:
             if cached is None:
                 raise
-            return cached
-        found = (epoch, fields if fields[1] else None)
+            return epoch, cached[1]
+        found = fields if fields[1] else None
         with self._lock:
-            self._enrolments[key_id] = found
-        return found
+            self._enrolments[key_id] = (self._mark(epoch, found), found)
+        return epoch, found
+
+    def _mark(self, epoch: int, fields: tuple[int, int, int] | None) -> int | tuple[int, int | None]:
+        """What a read enrolment is kept under: the identity epoch, until the registry's next event. Where the
+        index is kept, an enrolment read from the chain is kept only until the watcher's head moves: the read may
+        be ahead of the watcher, and a reorganisation that drops a block the watcher never saw emits no event."""
+        return (epoch, self.chain.watched_head) if fields is not None and self._indexing else epoch
+
+    def _valid_marks(self, epoch: int) -> tuple[int, tuple[int, int | None]]:
+        return epoch, (epoch, self.chain.watched_head)
 
     def _enrolments_of(self, key_ids: list[str]) -> dict[str, tuple[int, int, int]]:
         """enrolmentsOf(keyIds) over JSON-RPC as a raw eth_call (0.6 ms of CPU a call, where web3's contract
@@ -215,8 +286,10 @@ class AccessChain:
         if self._rpc is None:
             return
         epoch, fresh = self.chain.identity_epoch, self.chain.watch_fresh()
+        marks = self._valid_marks(epoch)
         missing = sorted(k for k in (k.lower() for k in key_ids)
-                         if not (fresh and (cached := self._enrolments.get(k)) is not None and cached[0] == epoch))
+                         if not (fresh and (cached := self._enrolments.get(k)) is not None and cached[0] in marks)
+                         and self._indexed(k) is None)
         if not missing:
             return
         try:
@@ -225,7 +298,8 @@ class AccessChain:
             return  # each identity is then read on its own, with that path's error handling
         with self._lock:
             for key_id, fields in found.items():
-                self._enrolments[key_id] = (epoch, fields if fields[1] else None)
+                enrolled = fields if fields[1] else None
+                self._enrolments[key_id] = (self._mark(epoch, enrolled), enrolled)
 
     def enrolment(self, key_id: str) -> Enrolment | None:
         """Role and enrolment blocks of ``key_id`` (None if never enrolled), without fetching its public keys."""
@@ -259,7 +333,7 @@ class AccessChain:
             event = self.identities.events.Enrolled()
             logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
                 "address": self.identities.address, "fromBlock": block, "toBlock": block,
-                "topics": [_ENROLLED_TOPIC, "0x" + _b32(key_id).hex()]}), "eth_getLogs(Enrolled)")
+                "topics": [ENROLLED_TOPIC, "0x" + _b32(key_id).hex()]}), "eth_getLogs(Enrolled)")
             if not logs:
                 raise ChainError(f"no Enrolled event for {key_id} in block {block}")
             args = event.process_log(logs[0])["args"]

@@ -18,7 +18,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(services: ServicesDep, request: Request) -> dict[str, Any]:
     """Liveness, open to all: whether the store and chain answer. With a valid access token (any role), also
-    record counts by status and the anchorer's last error."""
+    record counts by status, the anchorer's last error and how far this worker's identity index has got."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:  # read by hand, not declared as a security scheme: the route is open, the token only adds detail
         caller = caller_of(services, HTTPAuthorizationCredentials(scheme=scheme, credentials=token)) \
@@ -37,4 +37,5 @@ def health(services: ServicesDep, request: Request) -> dict[str, Any]:
     if caller is not None:
         with services.sessions() as session:
             answer.update(records=repository.count_by_status(session), anchorer_error=services.anchorer.last_error)
+        answer["identity_index"] = services.access.index_status()  # this worker's
     return answer
