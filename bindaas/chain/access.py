@@ -248,9 +248,13 @@ class AccessChain:
         try:
             fields = self._enrolment_fields(key_id)
         except ChainUnavailable:
-            if cached is None:
+            if cached is not None:
+                return epoch, cached[1]
+            # An owner the index answered for while the watcher was current: its answer is the state last read.
+            last = self._index.get(key_id) if self._indexing else None
+            if last is None:
                 raise
-            return epoch, cached[1]
+            return epoch, last
         found = fields if fields[1] else None
         with self._lock:
             self._enrolments[key_id] = (self._mark(epoch, found), found)
