@@ -56,10 +56,10 @@ class WalCheckpointer:
             thread, self._thread = self._thread, None
             if thread is None or self._pid != os.getpid():
                 return
+            # Left set: a thread that outlives the join still ends, and the next start makes fresh events.
             self._stopping.set()
             self._due.set()
             thread.join(timeout=30)
-            self._stopping.clear()
 
     def _run(self) -> None:
         connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
