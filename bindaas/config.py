@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
     confirmations: int = Field(0, ge=0, le=10_000, description="Blocks on top of an anchor before it counts as "
                                "final (0: final once mined, right for the embedded chain).")
+    verify_threads: int = Field(0, ge=0, le=256, description="Threads that verify stored records in bulk (training "
+                                "verifies every record it reads); 0: one per core.")
     receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for a transaction to be mined (and, on "
                                      "a node that mines as it is sent, for its answer to the send).")
 
@@ -71,6 +74,10 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside data_dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'bindaas.db').resolve()}"
+
+    def resolved_verify_threads(self) -> int:
+        """Threads for bulk verification: ``verify_threads``, or one per core."""
+        return self.verify_threads or os.cpu_count() or 1
 
     def resolved_deployment_file(self) -> Path:
         """Where the deployment (chain id and contract addresses) is read and written."""

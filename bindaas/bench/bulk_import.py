@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ def _floor_of_first_lines(file: Path, rpc_url: str, deployment: Any) -> dict[str
 def _verify_all(data_dir: Path, chain: Any) -> int:
     from bindaas.access.secrets import service_kem_key
     from bindaas.chain.access import AccessChain
-    from bindaas.ledger.verify import verify_stored
+    from bindaas.ledger.verify import open_and_verify_all
     from bindaas.store import repository
     from bindaas.store.database import make_engine, make_sessionmaker
 
@@ -119,15 +119,15 @@ def _verify_all(data_dir: Path, chain: Any) -> int:
     key, access, valid, after = service_kem_key(settings), AccessChain(chain), 0, 0
     chain.watch()
     try:
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            while True:
-                with sessions() as session:
-                    rows = repository.records_page(session, after_seq=after, limit=2000)
-                    batches = repository.batches_by_id(session, ids={r.batch_id for r in rows if r.batch_id})
-                if not rows:
-                    return valid
-                after = rows[-1].seq
-                valid += sum(pool.map(lambda r: verify_stored(r, batches.get(r.batch_id), chain, access, key).verdict
-                                      == "valid", rows))
+        while True:
+            with sessions() as session:
+                rows = repository.records_page(session, after_seq=after, limit=2000)
+                batches = repository.batches_by_id(session, ids={r.batch_id for r in rows if r.batch_id})
+            if not rows:
+                return valid
+            after = rows[-1].seq
+            reports = open_and_verify_all(rows, batches, chain, access, key,
+                                          threads=settings.resolved_verify_threads())
+            valid += sum(report.verdict == "valid" for report, _ in reports)
     finally:
         chain.stop_watching()

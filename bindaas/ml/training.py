@@ -18,11 +18,10 @@ from bindaas.chain.access import AccessChain
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
 from bindaas.crypto.sealing import KemPrivateKey
-from bindaas.errors import ChainError, InvalidInput, RecordDamaged
+from bindaas.errors import ChainError, InvalidInput
 from bindaas.fhir.datasets import source_of
 from bindaas.fhir.features import SPECS, FeatureSpec, extract, label
-from bindaas.ledger.payload import open_payload
-from bindaas.ledger.verify import verify_record
+from bindaas.ledger.verify import open_and_verify_all
 from bindaas.ml.applicability import describe_population
 from bindaas.ml.estimators import MODEL_KINDS, make_model
 from bindaas.ml.nets import cuda_available
@@ -71,14 +70,10 @@ def verified_training_set(services: TrainingStore, spec: FeatureSpec) -> Trainin
         if not page:
             break
         after = page[-1].seq
-        for row in page:
-            try:
-                plaintext: bytes | None = open_payload(row, services.service_key)
-            except RecordDamaged:
-                plaintext = None
-            report = verify_record(row, batches.get(row.batch_id) if row.batch_id else None, services.chain,
-                                   services.access, plaintext=plaintext,
-                                   confirmations=services.settings.confirmations)
+        verified = open_and_verify_all(page, batches, services.chain, services.access, services.service_key,
+                                       confirmations=services.settings.confirmations,
+                                       threads=services.settings.resolved_verify_threads())
+        for row, (report, plaintext) in zip(page, verified):
             if report.verdict != "valid" or plaintext is None:
                 excluded[f"verification {report.verdict}"] += 1
                 continue
