@@ -38,8 +38,8 @@ def _signature_checks(rows: Sequence[Any], chain: ChainClient) -> list[tuple[byt
         message = signed_message(bytes.fromhex(row.id[2:]), chain_id=row.chain_id, registry=row.registry_address,
                                  patient=row.patient_id)
         checks.append((bytes(row.owner_public_key), bytes(row.owner_signature), message, OWNER_CONTEXT))
-        checks.extend((chain.public_key(e["key_id"]), unb64(e["signature"]), message, ENDORSEMENT_CONTEXT)
-                      for e in row.endorsements)
+        checks.extend((chain.public_key(e["key_id"]), unb64(e["signature"], field="signature"), message,
+                       ENDORSEMENT_CONTEXT) for e in row.endorsements)
     return checks
 
 
