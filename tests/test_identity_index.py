@@ -8,6 +8,7 @@ Observed through a real proxy in front of a real node: what the service sends th
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -16,9 +17,11 @@ import requests
 
 from bindaas.chain.access import _ENROLMENTS_OF
 from bindaas.chain.client import ChainClient, connect
+from bindaas.chain.enrolments import ENROLLED_TOPIC, REVOKED_TOPIC, EnrolmentIndex, back_fill
 from bindaas.crypto.mldsa import PrivateKey
 from bindaas.crypto.sealing import KemPrivateKey
 from bindaas.demo import deploy_authorities, enroll_patients, signed_envelope
+from bindaas.errors import ChainUnavailable
 from tests.conftest import Deployed, Service, serving
 from tests.helpers import TcpProxy, refused_submission
 
@@ -132,3 +135,30 @@ def test_an_enrolment_a_reorganisation_dropped_is_no_longer_honoured(proxied, fr
     envelope = signed_envelope(framingham_bundles[0], deployed.chain, deployed.authorities, owner=owner)
     problem = refused_submission(service, envelope)
     assert problem["field"] == "owner.public_key" and "not enrolled" in problem["detail"]
+
+
+def test_a_back_fill_read_the_node_fails_is_read_again_over_fewer_blocks(node):
+    # A node that cannot answer a large span in time (two workers back-filling 9,000 enrolments at once on
+    # Hardhat, in a bench run) once left a worker's index empty for its whole life. The first read fails here as
+    # that one did; the back-fill reads a quarter of its blocks a moment later and still takes in every enrolment.
+    chain, _ = deploy_authorities(node.url, count=3)
+    owners = [PrivateKey.generate() for _ in range(40)]
+    for i in range(0, len(owners), 8):  # five blocks of enrolments
+        enroll_patients(chain, owners[i:i + 8])
+    reads: list[tuple[int, int]] = []
+
+    def get_logs(first: int, last: int) -> list[dict]:
+        reads.append((first, last))
+        if len(reads) == 1:
+            raise ChainUnavailable("the node did not answer within 10 s")
+        return _rpc(node.url, "eth_getLogs", {"address": chain.deployment.identities, "fromBlock": hex(first),
+                                              "toBlock": hex(last), "topics": [[ENROLLED_TOPIC, REVOKED_TOPIC]]})
+
+    index = EnrolmentIndex()
+    back_fill(index, generation=index.reset(), get_logs=get_logs, first_block=chain.deployment.deployed_block,
+              last_block=chain.block_number(), stop=threading.Event(), retry_on=(ChainUnavailable,), retry_s=0.01)
+
+    assert index.complete_from == chain.deployment.deployed_block
+    assert all(index.get(owner.public_key().key_id) is not None for owner in owners)
+    (first_tried, top), (first_again, top_again) = reads[0], reads[1]
+    assert top_again == top and first_again > first_tried  # the same newest block, fewer blocks

@@ -9,7 +9,6 @@ consents are read from the chain at every check.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -29,9 +28,8 @@ from bindaas.crypto.mldsa import CONSENT_CONTEXT, PublicKey
 from bindaas.errors import BindaasError, ChainError, ChainUnavailable, InvalidInput
 from bindaas.threads import named_thread
 
-log = logging.getLogger(__name__)
-
 ROLES = ("none", "patient", "clinician", "auditor", "authority")
+BACK_FILL_RETRY_S = 1.0  # pause before a failed back-fill read is made again, over a quarter of its blocks
 ENROL_PER_TX = 64  # ~8 M gas: each key publishes 3.1 KB (ML-DSA-65 + ML-KEM-768) in its Enrolled event
 _CONSENT_TAG = b"BINDAAS/consent/v1\x00"
 CONSENT_GAS_LIMIT = 12_000_000  # a consent change checked on chain uses about 6.9 M (messages are 142 bytes)
@@ -196,11 +194,10 @@ class AccessChain:
                 "topics": [[ENROLLED_TOPIC, REVOKED_TOPIC]]}]), "eth_getLogs(identity registry)")
 
         def run() -> None:
-            try:
-                back_fill(self._index, generation=generation, get_logs=get_logs,
-                          first_block=self.chain.deployment.deployed_block, last_block=head, stop=self._back_fill_stop)
-            except (ChainError, ChainUnavailable) as exc:  # the owners it did not reach are read one group at a time
-                log.warning("identity index: back-fill stopped: %s", exc)
+            # Until it completes, owners it has not reached are read from the chain one group at a time.
+            back_fill(self._index, generation=generation, get_logs=get_logs,
+                      first_block=self.chain.deployment.deployed_block, last_block=head, stop=self._back_fill_stop,
+                      retry_on=(ChainError, ChainUnavailable), retry_s=BACK_FILL_RETRY_S)
 
         named_thread(run, "identity-back-fill").start()
 
