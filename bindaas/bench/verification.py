@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bindaas.bench._util import pct
 from bindaas.chain.client import ChainClient
 from bindaas.config import Settings
+from bindaas.threads import map_in_shares
 
 
 def _shares(work: Callable[[Any], bool], items: Sequence[Any], threads: int) -> float:
-    """Seconds to run ``work`` over ``items`` on ``threads`` threads, each taking one contiguous share, as
+    """Seconds to run ``work`` over ``items`` on ``threads`` threads, a contiguous share each, as
     ``open_and_verify_all`` shares records; raises unless every item came out true."""
-    size = -(-len(items) // threads)
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        done = sum(pool.map(lambda part: sum(map(work, part)), [items[i:i + size] for i in range(0, len(items), size)]))
+    done = sum(map_in_shares(lambda part: [work(item) for item in part], items, threads, name="ceiling"))
     elapsed = time.perf_counter() - started
     if done != len(items):
         raise RuntimeError(f"only {done} of {len(items)} verified")

@@ -11,7 +11,6 @@ record was accepted (which the leaf binds).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,6 +25,7 @@ from bindaas.errors import BindaasError, RecordDamaged
 from bindaas.ledger.accept import owner_binding_problem
 from bindaas.ledger.payload import open_payload
 from bindaas.store.models import BatchRow, DicomObjectRow, RecordRow
+from bindaas.threads import map_in_shares
 
 
 @dataclass
@@ -217,10 +217,4 @@ def open_and_verify_all(rows: Sequence[RecordRow], batches: Mapping[int, BatchRo
         return [open_and_verify(row, batches.get(row.batch_id) if row.batch_id else None, chain, access, service_key,
                                 confirmations=confirmations) for row in part]
 
-    threads = max(1, min(threads, len(rows)))
-    if threads == 1:
-        return share(rows)
-    size = -(-len(rows) // threads)
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify") as pool:
-        return [result for part in pool.map(share, [rows[i:i + size] for i in range(0, len(rows), size)])
-                for result in part]
+    return map_in_shares(share, rows, threads, name="verify")
