@@ -4,7 +4,8 @@
 Consents are relayed by an authority because the EVM cannot check ML-DSA; so a consent is honoured only when the
 patient's signature in its ``ConsentChanged`` event verifies under the key the identity registry published for
 that patient. Identities are cached until the identity registry emits an event (the registry watcher tells);
-consents are read from the chain at every check.
+the consent in force is read from the chain at every check, and a consent history from the block after the last
+one read for it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak
 from web3 import Web3
+from web3.exceptions import BlockNotFound
 
 from bindaas.chain.artifacts import load_artifact
 from bindaas.chain.client import ChainClient, TxReceipt
@@ -43,6 +46,7 @@ _CONSENT_CHANGED_TOPIC = "0x" + keccak(text="ConsentChanged(bytes32,bytes32,bool
 
 
 _BLOCK_MASK = (1 << 64) - 1
+HISTORIES_KEPT = 4096  # consent-history queries whose reads are kept; one past them is read again from the start
 
 
 def _unpack_enrolment(word: int) -> tuple[int, int, int]:
@@ -144,6 +148,15 @@ class Consent:
                 "patient_signature_valid": self.signature_valid, "in_force": self.allows()}
 
 
+@dataclass(frozen=True)
+class _ReadHistory:
+    """The consent changes of one query read up to ``block`` (whose hash was ``block_hash``)."""
+
+    block: int
+    block_hash: bytes
+    changes: tuple[Consent, ...]
+
+
 class AccessChain:
     """Reads and writes the identity and consent registries of one deployment."""
 
@@ -162,6 +175,8 @@ class AccessChain:
         self._enrolments: dict[str, tuple[Any, tuple[int, int, int] | None]] = {}  # key id -> (mark, fields)
         self._identities: dict[str, tuple[tuple[int, int, int], Identity]] = {}
         self._signatures: dict[tuple[str, str, int], bool] = {}
+        # (patient, grantee) query -> the consent changes read for it, up to a block (the most recent queries kept)
+        self._histories: OrderedDict[tuple[str | None, str | None], _ReadHistory] = OrderedDict()
         self._lock = threading.Lock()
         # The reads below go over the chain client's own connections (None on the embedded chain).
         provider = chain.w3.provider
@@ -431,13 +446,51 @@ class AccessChain:
         return Consent(patient, grantee, granted, not_after, block, nonce, valid)
 
     def history(self, *, patient: str | None = None, grantee: str | None = None) -> list[Consent]:
-        """Every consent change (oldest first) for ``patient`` and/or ``grantee``, each with its signature checked."""
+        """Every consent change (oldest first) for ``patient`` and/or ``grantee``, each with its signature checked,
+        up to the chain's head. A query read before is read on from the block after the one it reached, while that
+        block is still on the chain: every FHIR read asks for its caller's grants, and each such read is an audited
+        access, so on a busy chain the history from the deployment block grows with every read."""
+        query = (patient.lower() if patient else None, grantee.lower() if grantee else None)
+        latest = self.chain.call(lambda: self.chain.w3.eth.get_block("latest"), "eth_getBlockByNumber")
+        head, head_hash = int(latest["number"]), bytes(latest["hash"])
+        with self._lock:
+            known = self._histories.get(query)
+        first, changes = self.chain.deployment.deployed_block, []
+        if known is not None and self._still_on_chain(known, head, head_hash):
+            if known.block == head:
+                return list(known.changes)
+            first, changes = known.block + 1, list(known.changes)
+        changes += self._consent_changes(query, first, head)
+        with self._lock:
+            self._histories[query] = _ReadHistory(head, head_hash, tuple(changes))
+            self._histories.move_to_end(query)
+            while len(self._histories) > HISTORIES_KEPT:
+                self._histories.popitem(last=False)
+        return changes
+
+    def _still_on_chain(self, known: "_ReadHistory", head: int, head_hash: bytes) -> bool:
+        """Whether the block ``known`` was read up to is still the chain's block at that height (its hash commits
+        to every block before it, so the changes read up to it stand); False after a reorganisation dropped it."""
+        if known.block > head:
+            return False
+        if known.block == head:
+            return known.block_hash == head_hash
+        try:
+            block = self.chain.call(lambda: self.chain.w3.eth.get_block(known.block), "eth_getBlockByNumber")
+        except BlockNotFound:
+            return False
+        return bytes(block["hash"]) == known.block_hash
+
+    def _consent_changes(self, query: tuple[str | None, str | None], first: int, last: int) -> list[Consent]:
+        """The ConsentChanged events of blocks ``first``..``last`` matching ``query`` (patient, grantee), oldest
+        first, each with the patient's signature checked."""
+        patient, grantee = query
         topics: list[Any] = [_CONSENT_CHANGED_TOPIC,
                              "0x" + _b32(patient).hex() if patient else None,
                              "0x" + _b32(grantee).hex() if grantee else None]
         logs = self.chain.call(lambda: self.chain.w3.eth.get_logs({
-            "address": self.consents.address, "fromBlock": self.chain.deployment.deployed_block,
-            "toBlock": "latest", "topics": topics}), "eth_getLogs(ConsentChanged)")
+            "address": self.consents.address, "fromBlock": first, "toBlock": last, "topics": topics}),
+            "eth_getLogs(ConsentChanged)")
         out = []
         for log in logs:
             args = self.consents.events.ConsentChanged().process_log(log)["args"]
