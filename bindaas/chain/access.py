@@ -20,7 +20,6 @@ from typing import Any
 
 from eth_utils import keccak
 from web3 import Web3
-from web3.exceptions import BlockNotFound
 
 from bindaas.chain.artifacts import load_artifact
 from bindaas.chain.client import ChainClient, TxReceipt
@@ -456,7 +455,8 @@ class AccessChain:
         with self._lock:
             known = self._histories.get(query)
         first, changes = self.chain.deployment.deployed_block, []
-        if known is not None and self._still_on_chain(known, head, head_hash):
+        if known is not None and known.block <= head and self.chain.still_on_chain(
+                known.block, known.block_hash, head=head, head_hash=head_hash):
             if known.block == head:
                 return list(known.changes)
             first, changes = known.block + 1, list(known.changes)
@@ -467,19 +467,6 @@ class AccessChain:
             while len(self._histories) > HISTORIES_KEPT:
                 self._histories.popitem(last=False)
         return changes
-
-    def _still_on_chain(self, known: "_ReadHistory", head: int, head_hash: bytes) -> bool:
-        """Whether the block ``known`` was read up to is still the chain's block at that height (its hash commits
-        to every block before it, so the changes read up to it stand); False after a reorganisation dropped it."""
-        if known.block > head:
-            return False
-        if known.block == head:
-            return known.block_hash == head_hash
-        try:
-            block = self.chain.call(lambda: self.chain.w3.eth.get_block(known.block), "eth_getBlockByNumber")
-        except BlockNotFound:
-            return False
-        return bytes(block["hash"]) == known.block_hash
 
     def _consent_changes(self, query: tuple[str | None, str | None], first: int, last: int) -> list[Consent]:
         """The ConsentChanged events of blocks ``first``..``last`` matching ``query`` (patient, grantee), oldest

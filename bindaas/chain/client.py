@@ -286,13 +286,19 @@ class ChainClient:
 
     def _reorganised(self, since: int, head: int, head_hash: bytes) -> bool:
         """Whether the block the watcher last saw at height ``since`` is no longer on the chain."""
-        if head == since:
-            return head_hash != self._watched_hash
+        return not self.still_on_chain(since, self._watched_hash, head=head, head_hash=head_hash)
+
+    def still_on_chain(self, number: int, block_hash: bytes | None, *, head: int, head_hash: bytes) -> bool:
+        """Whether the chain's block at height ``number`` is still the one of ``block_hash`` (``head``, ``head_hash``:
+        the head as just read). A block's hash commits to every block before it, so what was read up to it stands;
+        False once a reorganisation replaced it or the chain no longer reaches it."""
+        if number == head:
+            return block_hash == head_hash
         try:
-            block = self._guard(lambda: self.w3.eth.get_block(since), "eth_getBlockByNumber")
+            block = self._guard(lambda: self.w3.eth.get_block(number), "eth_getBlockByNumber")
         except BlockNotFound:
-            return True  # the chain is shorter than it was: blocks were dropped
-        return bytes(block["hash"]) != self._watched_hash
+            return False  # the chain is shorter than it was: blocks were dropped
+        return bytes(block["hash"]) == block_hash
 
     def follow_identities(self, on_logs: Callable[[list[Any]], None], on_restart: Callable[[int], None]) -> None:
         """Have the watcher hand ``on_logs`` every identity-registry log of each block it moves over, and call
