@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     registry_poll_s: float = Field(0.2, gt=0, description="How often the authority registry's events are polled.")
     confirmations: int = Field(0, ge=0, le=10_000, description="Blocks on top of an anchor before it counts as "
                                "final (0: final once mined, right for the embedded chain).")
+    pin_workers: bool = Field(True, description="With `bindaas serve --workers N` and at least N cores: each API "
+                              "worker runs on a core of its own, its threads sharing that core's caches.")
     verify_threads: int = Field(0, ge=0, le=256, description="Threads that verify stored records in bulk (training "
                                 "verifies every record it reads); 0: one per core.")
     receipt_timeout_s: float = Field(60.0, gt=0, description="Longest wait for a transaction to be mined (and, on "
