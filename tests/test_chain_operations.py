@@ -187,6 +187,31 @@ def test_transactions_sent_at_once_from_one_account_all_go_through(request, node
         assert deployed.anchor_of(root, fresh=True).record_count == count
 
 
+@pytest.mark.parametrize("node_name", [pytest.param("hardhat", marks=pytest.mark.hardhat),
+                                       pytest.param("anvil", marks=pytest.mark.anvil)])
+def test_a_sender_that_keeps_losing_the_nonce_race_still_lands_its_transaction(request, node_name):
+    """Another process sending from the same account takes the nonce this client read, twelve times in a row (a
+    busy sender can win every nonce until its backlog drains): the node refuses each, and the client numbers its
+    transaction again until it lands, once."""
+    url = request.getfixturevalue(f"{node_name}_node").url
+    deployed, _ = deploy_authorities(url)
+    loser, rival = (ChainClient(connect(url), deployed.deployment, private_key=FIRST_DEV_KEY) for _ in range(2))
+    rival_roots = [bytes([0xEE, n]) * 16 for n in range(12)]
+    sign = loser._account.sign_transaction
+
+    def sign_after_the_rival_sent(tx):  # between this client's read of the nonce and its send
+        if rival_roots[len(taken):]:
+            taken.append(rival.anchor_batch(rival_roots[len(taken)], 1))
+        return sign(tx)
+
+    taken: list = []
+    loser._account.sign_transaction = sign_after_the_rival_sent
+    mine = loser.anchor_batch(b"\xAB" * 32, 7)
+    assert len(taken) == 12 and len({r.tx_hash for r in taken} | {mine.tx_hash}) == 13
+    assert deployed.anchor_of(b"\xAB" * 32, fresh=True).record_count == 7
+    assert all(deployed.anchor_of(root, fresh=True).record_count == 1 for root in rival_roots)
+
+
 @pytest.mark.hardhat
 def test_a_hardhat_node_whose_log_nobody_keeps_is_told_to_stop_logging_and_still_serves():
     """The bench's and the scripts' Hardhat node writes no per-request log (as anvil runs --silent): Hardhat takes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import logging
+import random
 import re
 import threading
 import time
@@ -144,7 +145,12 @@ def _is_already_known(exc: BaseException) -> bool:
 # "nonce too low" / "replacement transaction underpriced", Hardhat "Nonce too low" / "Replacement transaction
 # underpriced", Nethermind "OldNonce" / "ReplacementNotAllowed". The node refused it: nothing of it is pending.
 _NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced", "oldnonce", "replacementnotallowed")
-_NONCE_ATTEMPTS = 8
+# A client that loses the race for a nonce tries again until its receipt timeout, not for a fixed number of tries:
+# while another process keeps sending from the account, it may win every nonce until its backlog drains (CI saw
+# one anvil sender lose eight in a row). The pause doubles to _NONCE_PAUSE_MAX_S and is drawn at random, so two
+# senders that collided once do not read the pending count in step again.
+_NONCE_PAUSE_S = 0.005
+_NONCE_PAUSE_MAX_S = 0.2
 
 
 def _is_nonce_taken(exc: BaseException) -> bool:
@@ -511,17 +517,20 @@ class ChainClient:
         limit = {"gas": gas} if gas else {}
 
         def send() -> TxReceipt:
-            for attempt in range(_NONCE_ATTEMPTS):
+            give_up_at = time.monotonic() + self._receipt_timeout_s
+            pause = _NONCE_PAUSE_S
+            while True:
                 try:
                     with self._send_lock:
                         tx_hash = self._send_once(fn, what, sender, limit)
                     break
                 except Web3RPCError as exc:
                     # Another process sending from this account took the nonce first. The node refused this
-                    # transaction, so numbering it again is safe; the pause spreads the racers apart.
-                    if not _is_nonce_taken(exc) or attempt == _NONCE_ATTEMPTS - 1:
+                    # transaction, so numbering it again is safe.
+                    if not _is_nonce_taken(exc) or time.monotonic() + pause > give_up_at:
                         raise
-                    time.sleep(0.01 * (attempt + 1))
+                    time.sleep(random.uniform(0, pause))
+                    pause = min(2 * pause, _NONCE_PAUSE_MAX_S)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout_s,
                                                                poll_latency=0.02)
             if receipt["status"] != 1:
