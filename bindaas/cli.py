@@ -97,7 +97,8 @@ def cmd_import_ndjson(args: argparse.Namespace) -> int:
     from bindaas.ndjson_import import import_file
 
     with _client(args) as client:
-        summary = import_file(client, Path(args.file), slice_bytes=int(args.slice_mb * 1e6), parallel=args.parallel)
+        summary = import_file(client, Path(args.file), slice_bytes=int(args.slice_mb * 1e6),
+                              **({"parallel": args.parallel} if args.parallel is not None else {}))
     _print(summary)
     return 0 if summary["refused"] == 0 else 1
 
@@ -492,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="NDJSON file, or /dev/stdin to read a pipe")
     p.add_argument("--slice-mb", type=float, default=50, help="megabytes of the file per request, cut where a line "
                    "starts (default 50: ~1,900 envelopes of 26 KB)")
-    p.add_argument("--parallel", type=int, default=2, help="requests at once (default 2)")
+    p.add_argument("--parallel", type=int, help="requests at once (default 4: two for each of two API workers)")
     _api_args(p)
     p.set_defaults(func=cmd_import_ndjson)
 
