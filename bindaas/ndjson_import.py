@@ -88,7 +88,7 @@ SLICE_BYTES = 50_000_000  # a request's share of the file, ~1,900 envelopes of 2
 # Requests at once. A request is read, checked and stored one step after another, so a worker serving one of them
 # left its core idle while it read the next lines or committed; with two a worker, one is checked while the other
 # waits. 100,000 envelopes into two workers on Hardhat, one run each: 2 requests 1,462.5 and 1,609.2 records/s
-# (0.615 and 0.610 of the floor), 4 requests 1,759.8 (0.687), 8 requests 1,687.1 (0.656).
+# (0.615 and 0.610 of the floor), 4 requests 1,759.8 and 1,683.3 (0.687 and 0.658), 8 requests 1,687.1 (0.656).
 PARALLEL = 4
 
 
