@@ -198,13 +198,13 @@ def test_a_sender_that_keeps_losing_the_nonce_race_still_lands_its_transaction(r
     loser, rival = (ChainClient(connect(url), deployed.deployment, private_key=FIRST_DEV_KEY) for _ in range(2))
     rival_roots = [bytes([0xEE, n]) * 16 for n in range(12)]
     sign = loser._account.sign_transaction
+    taken: list = []
 
     def sign_after_the_rival_sent(tx):  # between this client's read of the nonce and its send
-        if rival_roots[len(taken):]:
+        if len(taken) < len(rival_roots):
             taken.append(rival.anchor_batch(rival_roots[len(taken)], 1))
         return sign(tx)
 
-    taken: list = []
     loser._account.sign_transaction = sign_after_the_rival_sent
     mine = loser.anchor_batch(b"\xAB" * 32, 7)
     assert len(taken) == 12 and len({r.tx_hash for r in taken} | {mine.tx_hash}) == 13
